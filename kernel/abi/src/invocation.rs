@@ -1,0 +1,116 @@
+//! Invocation labels: the operations on kernel objects.
+//!
+//! An invocation is a `Call` on a capability to a kernel object, with the operation in the message
+//! label and its arguments in message registers (MR0..). Capability arguments are capability
+//! pointers in the invoker's root CNode, passed as plain words; `0` as a CNode argument means the
+//! invoker's root CNode. The reply's label is 0 on success or an [`crate::Error`] code; results
+//! come back in message registers.
+//!
+//! | label | object | arguments | results |
+//! |---|---|---|---|
+//! | `UntypedRetype` | Untyped | type, size_bits, dest CNode, dest index, count | |
+//! | `TcbConfigure` | TCB | fault endpoint (0: none), CSpace root CNode, VSpace, IPC buffer vaddr, IPC buffer frame (0: none) | |
+//! | `TcbSetPriority` | TCB | priority | |
+//! | `TcbWriteRegisters` | TCB | flags (bit 0: resume), pc, sp, arg0..arg5 (as many as sent) | |
+//! | `TcbReadRegisters` | TCB | | pc, sp, arg0..arg5 |
+//! | `TcbResume`, `TcbSuspend` | TCB | | |
+//! | `TcbBindNotification` | TCB | notification | |
+//! | `TcbUnbindNotification` | TCB | | |
+//! | `CNodeCopy` | CNode (dest) | dest index, src CNode, src index, rights mask | |
+//! | `CNodeMint` | CNode (dest) | dest index, src CNode, src index, rights mask, badge | |
+//! | `CNodeMove` | CNode (dest) | dest index, src CNode, src index | |
+//! | `CNodeDelete`, `CNodeRevoke` | CNode | index | |
+//! | `PageTableMap` | PageTable | VSpace, vaddr | |
+//! | `PageTableUnmap` | PageTable | | |
+//! | `FrameMap` | Frame | VSpace, vaddr, rights, [`crate::VmAttributes`] | |
+//! | `FrameUnmap` | Frame | | |
+//! | `FrameGetAddress` | Frame | | physical address |
+//! | `IrqControlGet` | IRQ control | irq, dest CNode, dest index | |
+//! | `IrqHandlerSetNotification` | IRQ handler | notification | |
+//! | `IrqHandlerAck`, `IrqHandlerClear` | IRQ handler | | |
+//! | `SysControlPoweroff` | system control | exit status | (does not return) |
+
+/// Operations on kernel objects, carried in the message label of an invocation.
+#[repr(u64)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Invocation {
+    UntypedRetype = 1,
+    TcbConfigure = 10,
+    TcbSetPriority = 11,
+    TcbWriteRegisters = 12,
+    TcbReadRegisters = 13,
+    TcbResume = 14,
+    TcbSuspend = 15,
+    TcbBindNotification = 16,
+    TcbUnbindNotification = 17,
+    CNodeCopy = 20,
+    CNodeMint = 21,
+    CNodeMove = 22,
+    CNodeDelete = 23,
+    CNodeRevoke = 24,
+    PageTableMap = 30,
+    PageTableUnmap = 31,
+    FrameMap = 32,
+    FrameUnmap = 33,
+    FrameGetAddress = 34,
+    IrqControlGet = 40,
+    IrqHandlerSetNotification = 41,
+    IrqHandlerAck = 42,
+    IrqHandlerClear = 43,
+    SysControlPoweroff = 50,
+}
+
+impl Invocation {
+    pub const fn from_u64(n: u64) -> Option<Invocation> {
+        use Invocation::*;
+        Some(match n {
+            1 => UntypedRetype,
+            10 => TcbConfigure,
+            11 => TcbSetPriority,
+            12 => TcbWriteRegisters,
+            13 => TcbReadRegisters,
+            14 => TcbResume,
+            15 => TcbSuspend,
+            16 => TcbBindNotification,
+            17 => TcbUnbindNotification,
+            20 => CNodeCopy,
+            21 => CNodeMint,
+            22 => CNodeMove,
+            23 => CNodeDelete,
+            24 => CNodeRevoke,
+            30 => PageTableMap,
+            31 => PageTableUnmap,
+            32 => FrameMap,
+            33 => FrameUnmap,
+            34 => FrameGetAddress,
+            40 => IrqControlGet,
+            41 => IrqHandlerSetNotification,
+            42 => IrqHandlerAck,
+            43 => IrqHandlerClear,
+            50 => SysControlPoweroff,
+            _ => return None,
+        })
+    }
+}
+
+/// `TcbWriteRegisters` flag: make the thread runnable after writing.
+pub const WRITE_REGISTERS_RESUME: u64 = 1;
+/// How many argument registers `TcbWriteRegisters`/`TcbReadRegisters` transfer.
+pub const TCB_ARG_REGISTERS: usize = 6;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_round_trip() {
+        let mut seen = 0;
+        for n in 0..64 {
+            if let Some(inv) = Invocation::from_u64(n) {
+                assert_eq!(inv as u64, n);
+                seen += 1;
+            }
+        }
+        assert_eq!(seen, 24);
+    }
+}
