@@ -1,0 +1,117 @@
+//! The architecture boundary. Everything the kernel needs from a CPU and its platform is one trait,
+//! [`Architecture`], implemented once per architecture under `arch/<name>/`; the rest of the
+//! kernel is written against it and compiles unchanged for every port.
+
+use axolotl_abi::{FaultKind, VmAttributes};
+
+#[cfg(target_arch = "aarch64")]
+pub mod aarch64;
+#[cfg(target_arch = "aarch64")]
+pub use aarch64::{Aarch64 as Cpu, EntryKind, UserContext, exit_to_user};
+
+/// All physical memory is mapped in the kernel's half at `KERNEL_BASE + paddr`.
+pub const KERNEL_BASE: u64 = 0xFFFF_0000_0000_0000;
+
+/// The kernel's view of a physical address.
+pub const fn phys_to_virt(paddr: u64) -> u64 {
+    paddr + KERNEL_BASE
+}
+
+/// The physical address of a kernel-window address.
+pub const fn virt_to_phys(vaddr: u64) -> u64 {
+    vaddr - KERNEL_BASE
+}
+
+/// User addresses are below this bound on every architecture (the x86_64 lower canonical half).
+pub const USER_VADDR_LIMIT: u64 = 1 << 47;
+
+/// A region of physical memory.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PhysRegion {
+    pub start: u64,
+    pub end: u64,
+}
+
+/// Up to this many RAM regions are taken from the platform.
+pub const MAX_RAM_REGIONS: usize = 8;
+
+/// What the platform tells the kernel at boot.
+pub struct PlatformInfo {
+    pub ram: [PhysRegion; MAX_RAM_REGIONS],
+    pub ram_count: usize,
+    /// Device memory user-level drivers may be given (as device Untyped).
+    pub devices: &'static [PhysRegion],
+}
+
+/// Why a user thread entered the kernel synchronously.
+#[derive(Clone, Copy, Debug)]
+pub enum SyncCause {
+    Syscall(u64),
+    Fault {
+        kind: FaultKind,
+        address: u64,
+        syndrome: u64,
+        flags: u64,
+    },
+}
+
+/// A decoded page-table entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pte {
+    Invalid,
+    Table(u64),
+    Page(u64),
+}
+
+/// Rights of a user mapping.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MapRights {
+    pub write: bool,
+    pub attrs: VmAttributes,
+}
+
+/// One architecture port.
+pub trait Architecture {
+    /// Early platform set-up: console, vectors, interrupt controller, timer. `boot_arg` is what
+    /// the boot stub passed (a device-tree address, a start-info pointer).
+    fn init(boot_arg: u64) -> PlatformInfo;
+    fn console_putc(c: u8);
+    /// Stops the machine with an exit status visible to the host (QEMU's exit code).
+    fn poweroff(status: u64) -> !;
+    /// Waits for the next interrupt (the idle thread's loop).
+    fn wait_for_interrupt();
+    /// Waits for an interrupt with interrupts masked (used only when nothing at all can run).
+    fn halt() -> !;
+
+    /// The idle thread's initial context.
+    fn idle_context(entry: u64, stack_top: u64) -> UserContext;
+    /// Decodes the last synchronous exception from user mode.
+    fn sync_cause(ctx: &UserContext) -> SyncCause;
+
+    /// Acknowledges the pending interrupt; `None` if spurious.
+    fn irq_claim() -> Option<u32>;
+    fn irq_complete(irq: u32);
+    fn irq_mask(irq: u32);
+    fn irq_unmask(irq: u32);
+    /// The highest interrupt number user space may claim, and the kernel timer's.
+    const MAX_IRQ: u32;
+    const TIMER_IRQ: u32;
+    /// Re-arms the preemption timer for one time slice.
+    fn timer_rearm();
+    fn counter_frequency() -> u64;
+    const TIME_SLICE_US: u64;
+
+    /// Page tables: 4 levels of 512 entries on both ports. Level 0 is the root.
+    fn pte_decode(raw: u64, level: usize) -> Pte;
+    fn pte_table(paddr: u64) -> u64;
+    fn pte_page(paddr: u64, rights: MapRights) -> u64;
+    /// Makes `root` (physical address of a VSpace) with `asid` the current user address space.
+    fn switch_vspace(root: u64, asid: u16);
+    /// Drops stale translations after an entry of `asid` covering `vaddr` changed.
+    fn flush_page(asid: u16, vaddr: u64);
+    fn flush_asid(asid: u16);
+    /// Makes page-table writes visible to the table walker.
+    fn pte_barrier();
+    /// The number of ASIDs (0 is reserved for "none").
+    const NUM_ASIDS: usize;
+}

@@ -1,0 +1,48 @@
+//! The arch-neutral half of every kernel entry: decode, handle, schedule, return to user mode.
+
+use crate::arch::{Architecture, Cpu, EntryKind, SyncCause, UserContext};
+use crate::state::kernel;
+use crate::tcb::{Fault, tcb_mut};
+use crate::{ipc, irq, sched, syscall};
+use axolotl_abi::FaultKind;
+
+/// Called by the architecture's vectors with the saved context of the current thread.
+pub fn handle_exception(_ctx: *mut UserContext, kind: EntryKind) -> ! {
+    let k = kernel();
+    let cur = k.current;
+    match kind {
+        EntryKind::Irq => irq::handle(),
+        EntryKind::Sync if cur == k.idle => syscall::fatal(format_args!(
+            "kernel: the idle thread took a synchronous exception"
+        )),
+        EntryKind::Sync => match Cpu::sync_cause(&tcb_mut(cur).ctx) {
+            SyncCause::Syscall(n) => syscall::handle(cur, n),
+            SyncCause::Fault {
+                kind,
+                address,
+                syndrome,
+                flags,
+            } => {
+                let pc = tcb_mut(cur).ctx.pc;
+                ipc::raise_fault(
+                    cur,
+                    Fault {
+                        kind,
+                        words: [pc, address, syndrome, flags],
+                    },
+                );
+            }
+        },
+        EntryKind::SError => {
+            let pc = tcb_mut(cur).ctx.pc;
+            ipc::raise_fault(
+                cur,
+                Fault {
+                    kind: FaultKind::Other,
+                    words: [pc, 0, 0, 0],
+                },
+            );
+        }
+    }
+    sched::exit()
+}
