@@ -1,1 +1,717 @@
-//! placeholder
+//! Image descriptions: which servers an Axolotl image runs and which capabilities each one gets.
+//!
+//! An image is described on the host in `images/<name>.toml` (or `tests/scenarios/<name>.toml`),
+//! parsed and checked by [`parse`] (feature `std`), and postcard-encoded with [`encode`] into the
+//! boot archive's `image` entry. The root task [`decode`]s it on bare metal; decoding checks the
+//! description again, so the root task can rely on every rule below.
+//!
+//! Rules a description obeys:
+//! - at least one and at most [`MAX_SERVERS`] servers, with distinct names;
+//! - names ([`Name`]) are 1..=[`NAME_MAX_LEN`] characters of `a-z`, `0-9` and `-`;
+//! - program names are 1..=[`PROGRAM_MAX_LEN`] characters of `a-z`, `0-9`, `-` and `_`, starting
+//!   with a letter (they name a crate's binary and a boot-archive entry);
+//! - priorities are in [`PRIORITY_MIN`]..=[`PRIORITY_MAX`] (255 is the root task's), stack pages in
+//!   1..=[`STACK_PAGES_MAX`], heap pages in 0..=[`HEAP_PAGES_MAX`], `untyped_bits` is 0 or in
+//!   [`UNTYPED_BITS_MIN`]..=[`UNTYPED_BITS_MAX`];
+//! - endpoint names are unique in the whole image and are neither `supervisor` nor `none`;
+//! - every name in `calls` is some server's endpoint; a fault-handler endpoint is another
+//!   server's endpoint; every name in `controls` is another server; no list repeats a name.
+#![cfg_attr(not(feature = "std"), no_std)]
+// Errors are rare and no_std has no Box: they carry their names inline.
+#![allow(clippy::result_large_err)]
+
+use core::fmt;
+use serde::{Deserialize, Serialize};
+
+#[cfg(feature = "std")]
+mod parse;
+#[cfg(feature = "std")]
+pub use parse::{
+    DEFAULT_TIMEOUT_S, ImageError, MAX_EXIT_CODE, MAX_TIMEOUT_S, TestSpec, load, parse,
+};
+
+/// The most servers one image may run.
+pub const MAX_SERVERS: usize = 16;
+/// The longest server, endpoint or image name.
+pub const NAME_MAX_LEN: usize = 23;
+/// The longest program name (it is also a boot-archive entry name).
+pub const PROGRAM_MAX_LEN: usize = 32;
+/// The most endpoints one server receives on.
+pub const MAX_ENDPOINTS: usize = 4;
+/// The most endpoints one server may call.
+pub const MAX_CALLS: usize = 8;
+/// The most servers one server may control.
+pub const MAX_CONTROLS: usize = 8;
+
+pub const PRIORITY_MIN: u8 = 1;
+/// 255 is the root task's priority.
+pub const PRIORITY_MAX: u8 = 254;
+pub const DEFAULT_PRIORITY: u8 = 100;
+pub const STACK_PAGES_MIN: u16 = 1;
+pub const STACK_PAGES_MAX: u16 = 256;
+pub const DEFAULT_STACK_PAGES: u16 = 4;
+pub const HEAP_PAGES_MAX: u16 = 4096;
+pub const DEFAULT_HEAP_PAGES: u16 = 0;
+pub const UNTYPED_BITS_MIN: u8 = 12;
+pub const UNTYPED_BITS_MAX: u8 = 24;
+
+/// Words a `fault_handler` gives special meaning to; no endpoint may be named so.
+pub const RESERVED_ENDPOINT_NAMES: [&str; 2] = ["supervisor", "none"];
+
+/// A server, endpoint or image name: `[a-z0-9-]+`, 1..=23 characters.
+pub type Name = heapless::String<24>;
+/// A program name: the crate (and binary) name of the ELF the server runs.
+pub type ProgramName = heapless::String<PROGRAM_MAX_LEN>;
+
+/// What the root task builds: a named set of servers.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct ImageDescription {
+    pub name: Name,
+    pub servers: heapless::Vec<ServerDesc, MAX_SERVERS>,
+}
+
+/// One server: the program it runs, its resources and the capabilities it is given.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct ServerDesc {
+    pub name: Name,
+    /// Crate/binary name of the ELF (`servers/*` or `tests/programs/*`).
+    pub program: ProgramName,
+    /// 1..=254 (255 is the root task), default 100.
+    pub priority: u8,
+    /// 1..=256, default 4.
+    pub stack_pages: u16,
+    /// 0..=4096, default 0.
+    pub heap_pages: u16,
+    /// Endpoints this server receives on; names are unique in the image.
+    pub endpoints: heapless::Vec<Name, MAX_ENDPOINTS>,
+    /// Endpoints it may Call/Send to; each is some server's endpoint.
+    pub calls: heapless::Vec<Name, MAX_CALLS>,
+    /// Where its faults go.
+    pub fault_handler: FaultHandler,
+    /// Servers whose TCB capabilities it is given (they exist and are not itself).
+    pub controls: heapless::Vec<Name, MAX_CONTROLS>,
+    /// 0 = none, else 12..=24: an Untyped of 2^bits bytes is granted.
+    pub untyped_bits: u8,
+    /// It gets a capability to its own CNode.
+    pub own_cnode: bool,
+    /// It gets the system-control capability (power off with an exit status).
+    pub poweroff: bool,
+}
+
+/// Where a server's faults are delivered.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub enum FaultHandler {
+    /// The root task (default; TOML `"supervisor"`).
+    Supervisor,
+    /// No fault endpoint: the kernel suspends the thread and logs the fault (TOML `"none"`).
+    None,
+    /// Another server's endpoint (TOML: the endpoint's name).
+    Endpoint(Name),
+}
+
+impl ImageDescription {
+    pub fn server(&self, name: &str) -> Option<&ServerDesc> {
+        self.servers.iter().find(|s| s.name == name)
+    }
+
+    /// The server that receives on endpoint `name`.
+    pub fn endpoint_owner(&self, name: &str) -> Option<&ServerDesc> {
+        self.servers
+            .iter()
+            .find(|s| s.endpoints.iter().any(|e| e == name))
+    }
+
+    /// Checks every rule listed in the crate documentation.
+    pub fn validate(&self) -> Result<(), Invalid> {
+        validate(self)
+    }
+}
+
+/// Why a string is not a valid [`Name`] or program name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameProblem {
+    Empty,
+    TooLong {
+        len: usize,
+        max: usize,
+    },
+    BadChar(char),
+    /// Program names start with a letter.
+    BadStart(char),
+}
+
+impl fmt::Display for NameProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NameProblem::Empty => write!(f, "must not be empty"),
+            NameProblem::TooLong { len, max } => {
+                write!(f, "is {len} characters long, at most {max} are allowed")
+            }
+            NameProblem::BadChar(c) => write!(f, "contains {c:?}"),
+            NameProblem::BadStart(c) => write!(f, "starts with {c:?}, not a letter"),
+        }
+    }
+}
+
+/// Checks a server, endpoint or image name: `[a-z0-9-]+`, 1..=[`NAME_MAX_LEN`] characters.
+pub fn check_name(s: &str) -> Result<(), NameProblem> {
+    if s.is_empty() {
+        return Err(NameProblem::Empty);
+    }
+    if let Some(c) = s
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
+    {
+        return Err(NameProblem::BadChar(c));
+    }
+    if s.len() > NAME_MAX_LEN {
+        return Err(NameProblem::TooLong {
+            len: s.len(),
+            max: NAME_MAX_LEN,
+        });
+    }
+    Ok(())
+}
+
+/// Checks a program name: `[a-z][a-z0-9_-]*`, at most [`PROGRAM_MAX_LEN`] characters.
+pub fn check_program(s: &str) -> Result<(), NameProblem> {
+    let Some(first) = s.chars().next() else {
+        return Err(NameProblem::Empty);
+    };
+    if let Some(c) = s
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-' || *c == '_'))
+    {
+        return Err(NameProblem::BadChar(c));
+    }
+    if !first.is_ascii_lowercase() {
+        return Err(NameProblem::BadStart(first));
+    }
+    if s.len() > PROGRAM_MAX_LEN {
+        return Err(NameProblem::TooLong {
+            len: s.len(),
+            max: PROGRAM_MAX_LEN,
+        });
+    }
+    Ok(())
+}
+
+/// What is wrong with one field of a description.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    /// The image has no servers.
+    NoServers,
+    /// More entries than the list holds.
+    TooMany { given: usize, max: usize },
+    /// The name (or one name of a list) is malformed.
+    BadName(NameProblem),
+    /// A number is out of its range.
+    OutOfRange { value: i64, min: i64, max: i64 },
+    /// `untyped_bits` is neither 0 nor in 12..=24.
+    BadUntypedBits(i64),
+    /// A list names the same thing twice.
+    Repeated(Name),
+    /// `supervisor` and `none` cannot name endpoints.
+    ReservedEndpoint(Name),
+    /// Another server (by index) has the same name.
+    DuplicateServer { other: usize },
+    /// Another server (by name) already receives on this endpoint.
+    DuplicateEndpoint { endpoint: Name, other: Name },
+    /// No server receives on this endpoint.
+    NoSuchEndpoint(Name),
+    /// No server has this name.
+    NoSuchServer(Name),
+    /// A fault handler endpoint that the faulting server itself receives on.
+    OwnFaultHandler(Name),
+    /// A server listed in its own `controls`.
+    ControlsItself,
+}
+
+impl Problem {
+    /// Problems relating a server to the rest of the image are reported by server name; problems
+    /// of a field on its own by server index (its name may itself be the problem).
+    fn by_server_name(&self) -> bool {
+        matches!(
+            self,
+            Problem::DuplicateEndpoint { .. }
+                | Problem::NoSuchEndpoint(_)
+                | Problem::NoSuchServer(_)
+                | Problem::OwnFaultHandler(_)
+                | Problem::ControlsItself
+        )
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Problem::NoServers => write!(f, "an image needs at least one [[server]]"),
+            Problem::TooMany { given, max } => write!(f, "{given} given, at most {max} allowed"),
+            Problem::BadName(p) => p.fmt(f),
+            Problem::OutOfRange { value, min, max } => {
+                write!(f, "{value} is out of range {min}..={max}")
+            }
+            Problem::BadUntypedBits(v) => write!(
+                f,
+                "{v} is neither 0 (no untyped) nor in range {UNTYPED_BITS_MIN}..={UNTYPED_BITS_MAX}"
+            ),
+            Problem::Repeated(n) => write!(f, "'{n}' is listed twice"),
+            Problem::ReservedEndpoint(n) => write!(
+                f,
+                "'{n}' is reserved (fault_handler uses it) and cannot name an endpoint"
+            ),
+            Problem::DuplicateServer { other } => {
+                write!(f, "server[{other}] already has this name")
+            }
+            Problem::DuplicateEndpoint { endpoint, other } => write!(
+                f,
+                "'{endpoint}' is already an endpoint of server '{other}' (endpoint names are unique in an image)"
+            ),
+            Problem::NoSuchEndpoint(n) => write!(f, "no server has an endpoint named '{n}'"),
+            Problem::NoSuchServer(n) => write!(f, "no server is named '{n}'"),
+            Problem::OwnFaultHandler(n) => write!(
+                f,
+                "'{n}' is this server's own endpoint; a server cannot handle its own faults"
+            ),
+            Problem::ControlsItself => write!(f, "a server cannot control itself"),
+        }
+    }
+}
+
+/// A broken rule: where (`server` is its index and name, `field` a field name) and what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    pub server: Option<(usize, Name)>,
+    pub field: &'static str,
+    pub problem: Problem,
+}
+
+impl fmt::Display for Invalid {
+    /// One line: `server 'ping': calls: no server has an endpoint named 'pongg'`,
+    /// `server[1].priority: 300 is out of range 1..=254`, `image.name: must not be empty`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.server {
+            Some((_, name)) if self.problem.by_server_name() => {
+                write!(f, "server '{name}': {}: {}", self.field, self.problem)
+            }
+            Some((index, _)) => write!(f, "server[{index}].{}: {}", self.field, self.problem),
+            None => write!(f, "{}: {}", self.field, self.problem),
+        }
+    }
+}
+
+fn check_range(value: i64, min: i64, max: i64) -> Result<(), Problem> {
+    if (min..=max).contains(&value) {
+        Ok(())
+    } else {
+        Err(Problem::OutOfRange { value, min, max })
+    }
+}
+
+fn check_untyped_bits(value: i64) -> Result<(), Problem> {
+    if value == 0 || (UNTYPED_BITS_MIN as i64..=UNTYPED_BITS_MAX as i64).contains(&value) {
+        Ok(())
+    } else {
+        Err(Problem::BadUntypedBits(value))
+    }
+}
+
+/// The first name that appears twice in `names`.
+fn first_repeated(names: &[Name]) -> Option<&Name> {
+    names
+        .iter()
+        .enumerate()
+        .find(|(i, n)| names[..*i].contains(n))
+        .map(|(_, n)| n)
+}
+
+/// Checks a list of names: each well-formed, none repeated.
+fn check_name_list(names: &[Name]) -> Result<(), Problem> {
+    for n in names {
+        check_name(n).map_err(Problem::BadName)?;
+    }
+    match first_repeated(names) {
+        Some(n) => Err(Problem::Repeated(n.clone())),
+        None => Ok(()),
+    }
+}
+
+/// The per-field checks of one server (everything that does not look at other servers).
+fn check_server_fields(s: &ServerDesc) -> Result<(), (&'static str, Problem)> {
+    check_name(&s.name).map_err(|p| ("name", Problem::BadName(p)))?;
+    check_program(&s.program).map_err(|p| ("program", Problem::BadName(p)))?;
+    check_range(s.priority.into(), PRIORITY_MIN.into(), PRIORITY_MAX.into())
+        .map_err(|p| ("priority", p))?;
+    check_range(
+        s.stack_pages.into(),
+        STACK_PAGES_MIN.into(),
+        STACK_PAGES_MAX.into(),
+    )
+    .map_err(|p| ("stack_pages", p))?;
+    check_range(s.heap_pages.into(), 0, HEAP_PAGES_MAX.into()).map_err(|p| ("heap_pages", p))?;
+    check_name_list(&s.endpoints).map_err(|p| ("endpoints", p))?;
+    if let Some(e) = s
+        .endpoints
+        .iter()
+        .find(|e| RESERVED_ENDPOINT_NAMES.contains(&e.as_str()))
+    {
+        return Err(("endpoints", Problem::ReservedEndpoint(e.clone())));
+    }
+    check_name_list(&s.calls).map_err(|p| ("calls", p))?;
+    if let FaultHandler::Endpoint(e) = &s.fault_handler {
+        check_name(e).map_err(|p| ("fault_handler", Problem::BadName(p)))?;
+    }
+    check_name_list(&s.controls).map_err(|p| ("controls", p))?;
+    check_untyped_bits(s.untyped_bits.into()).map_err(|p| ("untyped_bits", p))?;
+    Ok(())
+}
+
+/// Checks every rule of the crate documentation: first each field on its own, then the
+/// references between servers.
+pub fn validate(desc: &ImageDescription) -> Result<(), Invalid> {
+    check_name(&desc.name).map_err(|p| Invalid {
+        server: None,
+        field: "image.name",
+        problem: Problem::BadName(p),
+    })?;
+    if desc.servers.is_empty() {
+        return Err(Invalid {
+            server: None,
+            field: "server",
+            problem: Problem::NoServers,
+        });
+    }
+    for (i, s) in desc.servers.iter().enumerate() {
+        check_server_fields(s).map_err(|(field, problem)| Invalid {
+            server: Some((i, s.name.clone())),
+            field,
+            problem,
+        })?;
+    }
+    check_references(desc)
+}
+
+/// The rules that relate servers to each other (names and fields are already well-formed).
+pub fn check_references(desc: &ImageDescription) -> Result<(), Invalid> {
+    let servers = &desc.servers;
+    for (i, s) in servers.iter().enumerate() {
+        let err = |field: &'static str, problem: Problem| Invalid {
+            server: Some((i, s.name.clone())),
+            field,
+            problem,
+        };
+        if let Some(other) = servers[..i].iter().position(|o| o.name == s.name) {
+            return Err(err("name", Problem::DuplicateServer { other }));
+        }
+        for e in &s.endpoints {
+            if let Some(other) = servers[..i].iter().find(|o| o.endpoints.contains(e)) {
+                return Err(err(
+                    "endpoints",
+                    Problem::DuplicateEndpoint {
+                        endpoint: e.clone(),
+                        other: other.name.clone(),
+                    },
+                ));
+            }
+        }
+    }
+    for (i, s) in servers.iter().enumerate() {
+        let err = |field: &'static str, problem: Problem| Invalid {
+            server: Some((i, s.name.clone())),
+            field,
+            problem,
+        };
+        for c in &s.calls {
+            if desc.endpoint_owner(c).is_none() {
+                return Err(err("calls", Problem::NoSuchEndpoint(c.clone())));
+            }
+        }
+        if let FaultHandler::Endpoint(e) = &s.fault_handler {
+            if s.endpoints.contains(e) {
+                return Err(err("fault_handler", Problem::OwnFaultHandler(e.clone())));
+            }
+            if desc.endpoint_owner(e).is_none() {
+                return Err(err("fault_handler", Problem::NoSuchEndpoint(e.clone())));
+            }
+        }
+        for c in &s.controls {
+            if *c == s.name {
+                return Err(err("controls", Problem::ControlsItself));
+            }
+            if desc.server(c).is_none() {
+                return Err(err("controls", Problem::NoSuchServer(c.clone())));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Bytes the postcard encoding of a [`ServerDesc`] takes at most.
+const MAX_SERVER_ENCODED_LEN: usize = {
+    let name = 1 + 24; // length varint + bytes
+    let program = 1 + PROGRAM_MAX_LEN;
+    let u16_varint = 3;
+    name + program
+        + 1 // priority
+        + 2 * u16_varint // stack_pages, heap_pages
+        + (1 + MAX_ENDPOINTS * name)
+        + (1 + MAX_CALLS * name)
+        + (1 + name) // fault_handler: variant + name
+        + (1 + MAX_CONTROLS * name)
+        + 3 // untyped_bits, own_cnode, poweroff
+};
+
+/// Bytes the postcard encoding of any [`ImageDescription`] takes at most: a buffer of this size
+/// always suffices for [`encode`].
+pub const MAX_ENCODED_LEN: usize = (1 + 24) + 1 + MAX_SERVERS * MAX_SERVER_ENCODED_LEN;
+
+/// Encodes `desc` with postcard into `buf` and returns the used part.
+pub fn encode<'a>(
+    desc: &ImageDescription,
+    buf: &'a mut [u8],
+) -> Result<&'a mut [u8], postcard::Error> {
+    postcard::to_slice(desc, buf)
+}
+
+/// Why [`decode`] failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DecodeError {
+    /// Not a postcard-encoded description.
+    Postcard(postcard::Error),
+    /// Bytes left over after the description.
+    TrailingBytes(usize),
+    /// Well-formed but breaks a rule.
+    Invalid(Invalid),
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DecodeError::Postcard(e) => write!(f, "malformed image description: {e}"),
+            DecodeError::TrailingBytes(n) => {
+                write!(f, "malformed image description: {n} bytes after its end")
+            }
+            DecodeError::Invalid(e) => write!(f, "invalid image description: {e}"),
+        }
+    }
+}
+
+/// Decodes a postcard-encoded description and checks it ([`validate`]).
+pub fn decode(bytes: &[u8]) -> Result<ImageDescription, DecodeError> {
+    let (desc, rest) =
+        postcard::take_from_bytes::<ImageDescription>(bytes).map_err(DecodeError::Postcard)?;
+    if !rest.is_empty() {
+        return Err(DecodeError::TrailingBytes(rest.len()));
+    }
+    validate(&desc).map_err(DecodeError::Invalid)?;
+    Ok(desc)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name(s: &str) -> Name {
+        Name::try_from(s).unwrap()
+    }
+
+    fn server(n: &str) -> ServerDesc {
+        ServerDesc {
+            name: name(n),
+            program: ProgramName::try_from(n).unwrap(),
+            priority: DEFAULT_PRIORITY,
+            stack_pages: DEFAULT_STACK_PAGES,
+            heap_pages: DEFAULT_HEAP_PAGES,
+            endpoints: heapless::Vec::new(),
+            calls: heapless::Vec::new(),
+            fault_handler: FaultHandler::Supervisor,
+            controls: heapless::Vec::new(),
+            untyped_bits: 0,
+            own_cnode: false,
+            poweroff: false,
+        }
+    }
+
+    fn pingpong() -> ImageDescription {
+        let mut pong = server("pong");
+        pong.endpoints.push(name("pong")).unwrap();
+        let mut ping = server("ping");
+        ping.calls.push(name("pong")).unwrap();
+        ping.fault_handler = FaultHandler::Endpoint(name("pong"));
+        ping.controls.push(name("pong")).unwrap();
+        ping.untyped_bits = 16;
+        ping.own_cnode = true;
+        ping.poweroff = true;
+        ping.heap_pages = 4096;
+        ping.stack_pages = 256;
+        let mut servers = heapless::Vec::new();
+        servers.push(pong).unwrap();
+        servers.push(ping).unwrap();
+        ImageDescription {
+            name: name("demo"),
+            servers,
+        }
+    }
+
+    #[test]
+    fn round_trip() {
+        let desc = pingpong();
+        assert_eq!(desc.validate(), Ok(()));
+        let mut buf = [0u8; MAX_ENCODED_LEN];
+        let bytes = encode(&desc, &mut buf).unwrap();
+        assert_eq!(decode(bytes), Ok(desc));
+    }
+
+    #[test]
+    fn decode_rejects_garbage_and_trailing_bytes() {
+        let desc = pingpong();
+        let mut buf = [0u8; MAX_ENCODED_LEN];
+        let len = encode(&desc, &mut buf).unwrap().len();
+        assert!(matches!(
+            decode(&buf[..len - 3]),
+            Err(DecodeError::Postcard(_))
+        ));
+        assert_eq!(decode(&buf[..len + 2]), Err(DecodeError::TrailingBytes(2)));
+    }
+
+    #[test]
+    fn decode_validates() {
+        let mut desc = pingpong();
+        desc.servers[1].priority = 255;
+        let mut buf = [0u8; MAX_ENCODED_LEN];
+        let bytes = encode(&desc, &mut buf).unwrap();
+        let err = decode(bytes).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid image description: server[1].priority: 255 is out of range 1..=254"
+        );
+    }
+
+    #[test]
+    fn max_encoded_len_is_tight() {
+        let long = "a".repeat(24);
+        let mut s = server("x");
+        s.name = name(&long);
+        s.program = ProgramName::try_from("p".repeat(PROGRAM_MAX_LEN).as_str()).unwrap();
+        s.stack_pages = u16::MAX;
+        s.heap_pages = u16::MAX;
+        s.fault_handler = FaultHandler::Endpoint(name(&long));
+        for _ in 0..MAX_ENDPOINTS {
+            s.endpoints.push(name(&long)).unwrap();
+        }
+        for _ in 0..MAX_CALLS {
+            s.calls.push(name(&long)).unwrap();
+            s.controls.push(name(&long)).unwrap();
+        }
+        let mut servers = heapless::Vec::new();
+        for _ in 0..MAX_SERVERS {
+            servers.push(s.clone()).unwrap();
+        }
+        let desc = ImageDescription {
+            name: name(&long),
+            servers,
+        };
+        let mut buf = [0u8; MAX_ENCODED_LEN + 64];
+        assert_eq!(encode(&desc, &mut buf).unwrap().len(), MAX_ENCODED_LEN);
+        let mut small = [0u8; 64];
+        assert!(encode(&desc, &mut small).is_err());
+    }
+
+    #[test]
+    fn names() {
+        assert_eq!(check_name("ping-2"), Ok(()));
+        assert_eq!(check_name(""), Err(NameProblem::Empty));
+        assert_eq!(check_name("Ping"), Err(NameProblem::BadChar('P')));
+        assert_eq!(check_name("a_b"), Err(NameProblem::BadChar('_')));
+        assert_eq!(
+            check_name(&"a".repeat(24)),
+            Err(NameProblem::TooLong { len: 24, max: 23 })
+        );
+        assert_eq!(check_name(&"a".repeat(23)), Ok(()));
+        assert_eq!(check_program("ipc_test-2"), Ok(()));
+        assert_eq!(check_program("2ping"), Err(NameProblem::BadStart('2')));
+        assert_eq!(check_program("a.b"), Err(NameProblem::BadChar('.')));
+        assert_eq!(
+            check_program(&"a".repeat(33)),
+            Err(NameProblem::TooLong { len: 33, max: 32 })
+        );
+    }
+
+    #[test]
+    fn reference_rules() {
+        let check = |f: &dyn Fn(&mut ImageDescription)| {
+            let mut d = pingpong();
+            f(&mut d);
+            d.validate().map_err(|e| e.to_string())
+        };
+        assert_eq!(check(&|_| ()), Ok(()));
+        assert_eq!(
+            check(&|d| d.servers[1].calls[0] = name("pongg")),
+            Err("server 'ping': calls: no server has an endpoint named 'pongg'".into())
+        );
+        assert_eq!(
+            check(&|d| d.servers[1].name = name("pong")),
+            Err("server[1].name: server[0] already has this name".into())
+        );
+        assert_eq!(
+            check(&|d| d.servers[1].endpoints.push(name("pong")).unwrap()),
+            Err(
+                "server 'ping': endpoints: 'pong' is already an endpoint of server 'pong' \
+                 (endpoint names are unique in an image)"
+                    .into()
+            )
+        );
+        assert_eq!(
+            check(&|d| d.servers[1].controls[0] = name("ping")),
+            Err("server 'ping': controls: a server cannot control itself".into())
+        );
+        assert_eq!(
+            check(&|d| d.servers[1].controls[0] = name("pang")),
+            Err("server 'ping': controls: no server is named 'pang'".into())
+        );
+        assert_eq!(
+            check(&|d| d.servers[1].fault_handler = FaultHandler::Endpoint(name("pang"))),
+            Err("server 'ping': fault_handler: no server has an endpoint named 'pang'".into())
+        );
+        assert_eq!(
+            check(&|d| d.servers[0].fault_handler = FaultHandler::Endpoint(name("pong"))),
+            Err(
+                "server 'pong': fault_handler: 'pong' is this server's own endpoint; \
+                 a server cannot handle its own faults"
+                    .into()
+            )
+        );
+        assert_eq!(
+            check(&|d| d.servers[1].calls.push(name("pong")).unwrap()),
+            Err("server[1].calls: 'pong' is listed twice".into())
+        );
+        assert_eq!(
+            check(&|d| d.servers[0].endpoints[0] = name("none")),
+            Err(
+                "server[0].endpoints: 'none' is reserved (fault_handler uses it) and cannot \
+                 name an endpoint"
+                    .into()
+            )
+        );
+        assert_eq!(
+            check(&|d| d.servers[1].untyped_bits = 11),
+            Err("server[1].untyped_bits: 11 is neither 0 (no untyped) nor in range 12..=24".into())
+        );
+        assert_eq!(
+            check(&|d| d.servers[1].stack_pages = 0),
+            Err("server[1].stack_pages: 0 is out of range 1..=256".into())
+        );
+        assert_eq!(
+            check(&|d| d.servers[1].heap_pages = 4097),
+            Err("server[1].heap_pages: 4097 is out of range 0..=4096".into())
+        );
+        assert_eq!(
+            check(&|d| d.servers.clear()),
+            Err("server: an image needs at least one [[server]]".into())
+        );
+        assert_eq!(
+            check(&|d| d.name = name("")),
+            Err("image.name: must not be empty".into())
+        );
+    }
+}

@@ -87,6 +87,8 @@ impl Architecture for Aarch64 {
         mmio_write(GICC_BASE + 0x04, 0xff);
         mmio_write(GICC_BASE, 1);
         Self::irq_unmask(TIMER_PPI);
+        // EL0 may read the virtual counter (CNTVCT_EL0): user-level time and benchmarks.
+        sysreg_write!("cntkctl_el1", 1 << 1);
         let mut info = PlatformInfo {
             ram: [PhysRegion::default(); 8],
             ram_count: 0,

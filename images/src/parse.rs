@@ -1,0 +1,724 @@
+//! The TOML form of image descriptions (host only).
+//!
+//! ```toml
+//! [image]
+//! name = "demo"                  # required
+//! description = "..."            # optional, host only
+//!
+//! [[server]]
+//! name = "pong"                  # required
+//! program = "pong"               # required
+//! priority = 100                 # 1..=254
+//! stack_pages = 4                # 1..=256
+//! heap_pages = 0                 # 0..=4096
+//! endpoints = ["pong"]
+//! calls = []
+//! fault_handler = "supervisor"   # "supervisor" | "none" | an endpoint name
+//! controls = []
+//! untyped_bits = 0               # 0 or 12..=24
+//! own_cnode = false
+//! poweroff = false
+//!
+//! [test]                         # optional, host only (QEMU scenario tests)
+//! expect = ["line", "..."]       # substrings of output lines, in order
+//! exit_code = 0
+//! timeout_s = 30
+//! arches = ["aarch64", "x86_64"]
+//! ```
+//!
+//! The file is read into private serde structs with std types (unknown fields are rejected), then
+//! converted field by field into the heapless types with explicit checks, then the references
+//! between servers are checked. Every error is one line naming the file and the field.
+
+use crate::{
+    DEFAULT_HEAP_PAGES, DEFAULT_PRIORITY, DEFAULT_STACK_PAGES, FaultHandler, HEAP_PAGES_MAX,
+    ImageDescription, Invalid, MAX_CALLS, MAX_CONTROLS, MAX_ENDPOINTS, MAX_SERVERS, Name,
+    PRIORITY_MAX, PRIORITY_MIN, Problem, ProgramName, RESERVED_ENDPOINT_NAMES, STACK_PAGES_MAX,
+    STACK_PAGES_MIN, ServerDesc, check_name, check_program, check_range, check_references,
+    check_untyped_bits, first_repeated,
+};
+use axolotl_abi::Arch;
+use serde::Deserialize;
+use std::fmt;
+use std::path::Path;
+
+/// The default `[test] timeout_s`.
+pub const DEFAULT_TIMEOUT_S: u64 = 30;
+/// The longest `[test] timeout_s`.
+pub const MAX_TIMEOUT_S: u64 = 3600;
+/// The largest `[test] exit_code`: x86's isa-debug-exit reports only 7 bits.
+pub const MAX_EXIT_CODE: i32 = 127;
+
+/// The host-only `[test]` table of a scenario.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestSpec {
+    /// Substrings that must appear in output lines, each in a later line than the previous one.
+    pub expect: Vec<String>,
+    /// The guest's exit status.
+    pub exit_code: i32,
+    pub timeout_s: u64,
+    /// The architectures the scenario runs on.
+    pub arches: Vec<Arch>,
+}
+
+impl Default for TestSpec {
+    /// What an empty `[test]` table means.
+    fn default() -> TestSpec {
+        TestSpec {
+            expect: Vec::new(),
+            exit_code: 0,
+            timeout_s: DEFAULT_TIMEOUT_S,
+            arches: vec![Arch::Aarch64, Arch::X86_64],
+        }
+    }
+}
+
+/// A description that cannot be read, parsed or checked. Its `Display` is one line:
+/// `<file>: [line N: ]<message>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageError {
+    pub file: String,
+    /// For syntax errors and fields of the wrong type or name.
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl fmt::Display for ImageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}: line {line}: {}", self.file, self.message),
+            None => write!(f, "{}: {}", self.file, self.message),
+        }
+    }
+}
+
+impl std::error::Error for ImageError {}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    image: RawImage,
+    #[serde(default)]
+    server: Vec<RawServer>,
+    test: Option<RawTest>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawImage {
+    name: String,
+    #[allow(dead_code)]
+    description: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    name: String,
+    program: String,
+    priority: Option<i64>,
+    stack_pages: Option<i64>,
+    heap_pages: Option<i64>,
+    #[serde(default)]
+    endpoints: Vec<String>,
+    #[serde(default)]
+    calls: Vec<String>,
+    fault_handler: Option<String>,
+    #[serde(default)]
+    controls: Vec<String>,
+    untyped_bits: Option<i64>,
+    #[serde(default)]
+    own_cnode: bool,
+    #[serde(default)]
+    poweroff: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTest {
+    #[serde(default)]
+    expect: Vec<String>,
+    exit_code: Option<i64>,
+    timeout_s: Option<i64>,
+    arches: Option<Vec<String>>,
+}
+
+/// Reads and parses a description; errors name the file as `path` is written.
+pub fn load(path: &Path) -> Result<(ImageDescription, Option<TestSpec>), ImageError> {
+    let label = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| ImageError {
+        file: label.clone(),
+        line: None,
+        message: format!("cannot read: {e}"),
+    })?;
+    parse(&label, &text)
+}
+
+/// Parses and checks a description. `file_label` names the file in errors.
+pub fn parse(
+    file_label: &str,
+    text: &str,
+) -> Result<(ImageDescription, Option<TestSpec>), ImageError> {
+    let error = |message: String| ImageError {
+        file: file_label.to_string(),
+        line: None,
+        message,
+    };
+    let raw: RawFile = toml::from_str(text).map_err(|e| ImageError {
+        file: file_label.to_string(),
+        line: e.span().map(|s| line_of(text, s.start)),
+        message: one_line(e.message()),
+    })?;
+
+    let name = convert_name(&raw.image.name).map_err(|p| error(format!("image.name: {p}")))?;
+    if raw.server.is_empty() {
+        return Err(error(format!("server: {}", Problem::NoServers)));
+    }
+    if raw.server.len() > MAX_SERVERS {
+        return Err(error(format!(
+            "server: {}",
+            Problem::TooMany {
+                given: raw.server.len(),
+                max: MAX_SERVERS
+            }
+        )));
+    }
+    let mut servers = heapless::Vec::new();
+    for (i, s) in raw.server.iter().enumerate() {
+        let server = convert_server(s)
+            .map_err(|(field, problem)| error(format!("server[{i}].{field}: {problem}")))?;
+        // Cannot fail: at most MAX_SERVERS, checked above.
+        let _ = servers.push(server);
+    }
+    let desc = ImageDescription { name, servers };
+    check_references(&desc).map_err(|e: Invalid| error(e.to_string()))?;
+
+    let test = raw
+        .test
+        .map(|t| convert_test(&t))
+        .transpose()
+        .map_err(|(field, message)| error(format!("test.{field}: {message}")))?;
+    Ok((desc, test))
+}
+
+/// The 1-based line holding byte `offset` of `text`.
+fn line_of(text: &str, offset: usize) -> usize {
+    let offset = offset.min(text.len());
+    text.as_bytes()[..offset]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+/// toml's messages quote with backticks and may span lines; make them one plain line, without
+/// the raw structs' Rust types.
+fn one_line(message: &str) -> String {
+    message
+        .replace('`', "'")
+        .replace("expected i64", "expected an integer")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn convert_name(s: &str) -> Result<Name, Problem> {
+    check_name(s).map_err(Problem::BadName)?;
+    Ok(Name::try_from(s).expect("checked length"))
+}
+
+fn convert_list<const N: usize>(names: &[String]) -> Result<heapless::Vec<Name, N>, Problem> {
+    if names.len() > N {
+        return Err(Problem::TooMany {
+            given: names.len(),
+            max: N,
+        });
+    }
+    let mut out = heapless::Vec::new();
+    for n in names {
+        let _ = out.push(convert_name(n)?);
+    }
+    if let Some(n) = first_repeated(&out) {
+        return Err(Problem::Repeated(n.clone()));
+    }
+    Ok(out)
+}
+
+fn convert_number(value: Option<i64>, default: i64, min: i64, max: i64) -> Result<i64, Problem> {
+    let value = value.unwrap_or(default);
+    check_range(value, min, max)?;
+    Ok(value)
+}
+
+fn convert_server(s: &RawServer) -> Result<ServerDesc, (&'static str, Problem)> {
+    let name = convert_name(&s.name).map_err(|p| ("name", p))?;
+    check_program(&s.program).map_err(|p| ("program", Problem::BadName(p)))?;
+    let program = ProgramName::try_from(s.program.as_str()).expect("checked length");
+    let priority = convert_number(
+        s.priority,
+        DEFAULT_PRIORITY.into(),
+        PRIORITY_MIN.into(),
+        PRIORITY_MAX.into(),
+    )
+    .map_err(|p| ("priority", p))?;
+    let stack_pages = convert_number(
+        s.stack_pages,
+        DEFAULT_STACK_PAGES.into(),
+        STACK_PAGES_MIN.into(),
+        STACK_PAGES_MAX.into(),
+    )
+    .map_err(|p| ("stack_pages", p))?;
+    let heap_pages = convert_number(
+        s.heap_pages,
+        DEFAULT_HEAP_PAGES.into(),
+        0,
+        HEAP_PAGES_MAX.into(),
+    )
+    .map_err(|p| ("heap_pages", p))?;
+    let endpoints = convert_list::<MAX_ENDPOINTS>(&s.endpoints).map_err(|p| ("endpoints", p))?;
+    if let Some(e) = endpoints
+        .iter()
+        .find(|e| RESERVED_ENDPOINT_NAMES.contains(&e.as_str()))
+    {
+        return Err(("endpoints", Problem::ReservedEndpoint(e.clone())));
+    }
+    let calls = convert_list::<MAX_CALLS>(&s.calls).map_err(|p| ("calls", p))?;
+    let fault_handler = match s.fault_handler.as_deref() {
+        None | Some("supervisor") => FaultHandler::Supervisor,
+        Some("none") => FaultHandler::None,
+        Some(e) => FaultHandler::Endpoint(convert_name(e).map_err(|p| ("fault_handler", p))?),
+    };
+    let controls = convert_list::<MAX_CONTROLS>(&s.controls).map_err(|p| ("controls", p))?;
+    let untyped_bits = s.untyped_bits.unwrap_or(0);
+    check_untyped_bits(untyped_bits).map_err(|p| ("untyped_bits", p))?;
+    Ok(ServerDesc {
+        name,
+        program,
+        priority: priority as u8,
+        stack_pages: stack_pages as u16,
+        heap_pages: heap_pages as u16,
+        endpoints,
+        calls,
+        fault_handler,
+        controls,
+        untyped_bits: untyped_bits as u8,
+        own_cnode: s.own_cnode,
+        poweroff: s.poweroff,
+    })
+}
+
+fn convert_test(t: &RawTest) -> Result<TestSpec, (&'static str, String)> {
+    if let Some(i) = t.expect.iter().position(|e| e.trim().is_empty()) {
+        return Err((
+            "expect",
+            format!("entry {i} is empty (it would match any line)"),
+        ));
+    }
+    if let Some(i) = t.expect.iter().position(|e| e.contains('\n')) {
+        return Err((
+            "expect",
+            format!("entry {i} spans lines; each entry matches within one output line"),
+        ));
+    }
+    let exit_code = convert_number(t.exit_code, 0, 0, MAX_EXIT_CODE.into()).map_err(|p| {
+        (
+            "exit_code",
+            format!("{p} (x86's isa-debug-exit reports 7 bits)"),
+        )
+    })?;
+    let timeout_s = convert_number(
+        t.timeout_s,
+        DEFAULT_TIMEOUT_S as i64,
+        1,
+        MAX_TIMEOUT_S as i64,
+    )
+    .map_err(|p| ("timeout_s", p.to_string()))?;
+    let arches = match &t.arches {
+        None => vec![Arch::Aarch64, Arch::X86_64],
+        Some(names) => {
+            if names.is_empty() {
+                return Err((
+                    "arches",
+                    "is empty; leave it out to run on every architecture".into(),
+                ));
+            }
+            let mut arches = Vec::new();
+            for n in names {
+                let arch = Arch::from_name(n).ok_or_else(|| {
+                    (
+                        "arches",
+                        format!("unknown architecture '{n}', expected 'aarch64' or 'x86_64'"),
+                    )
+                })?;
+                if arches.contains(&arch) {
+                    return Err(("arches", format!("'{n}' is listed twice")));
+                }
+                arches.push(arch);
+            }
+            arches
+        }
+    };
+    Ok(TestSpec {
+        expect: t.expect.clone(),
+        exit_code: exit_code as i32,
+        timeout_s: timeout_s as u64,
+        arches,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{MAX_ENCODED_LEN, decode, encode};
+
+    const DEMO: &str = include_str!("../demo.toml");
+
+    const GOOD: &str = r#"
+[image]
+name = "pingpong"
+description = "two servers"
+
+[[server]]
+name = "pong"
+program = "pong"
+endpoints = ["pong"]
+
+[[server]]
+name = "ping"
+program = "ping"
+priority = 120
+stack_pages = 8
+heap_pages = 16
+calls = ["pong"]
+fault_handler = "pong"
+controls = ["pong"]
+untyped_bits = 20
+own_cnode = true
+poweroff = true
+
+[test]
+expect = ["ping: got 1", "ping: done"]
+exit_code = 3
+timeout_s = 10
+arches = ["aarch64"]
+"#;
+
+    /// Parses `text` and returns the error line.
+    fn err(text: &str) -> String {
+        parse("t.toml", text).unwrap_err().to_string()
+    }
+
+    /// A one-server image with extra lines in its server table.
+    fn one(server_lines: &str) -> String {
+        format!(
+            "[image]\nname = \"x\"\n\n[[server]]\nname = \"a\"\nprogram = \"a\"\nendpoints = [\"a\"]\n{server_lines}\n"
+        )
+    }
+
+    /// GOOD with one replacement made.
+    fn good_with(from: &str, to: &str) -> String {
+        assert!(GOOD.contains(from), "{from}");
+        GOOD.replacen(from, to, 1)
+    }
+
+    #[test]
+    fn demo_parses() {
+        let (desc, test) = parse("images/demo.toml", DEMO).unwrap();
+        assert_eq!(desc.name, "demo");
+        let pong = desc.server("pong").unwrap();
+        assert_eq!(pong.program, "pong");
+        assert_eq!(pong.endpoints, ["pong"]);
+        assert_eq!(pong.fault_handler, FaultHandler::Supervisor);
+        let ping = desc.server("ping").unwrap();
+        assert_eq!(ping.program, "ping");
+        assert_eq!(ping.calls, ["pong"]);
+        assert_eq!(ping.fault_handler, FaultHandler::Supervisor);
+        assert!(test.is_none() || test.unwrap().exit_code == 0);
+    }
+
+    #[test]
+    fn good_parses_with_every_field() {
+        let (desc, test) = parse("t.toml", GOOD).unwrap();
+        assert_eq!(desc.name, "pingpong");
+        assert_eq!(desc.servers.len(), 2);
+        let pong = &desc.servers[0];
+        assert_eq!(pong.priority, DEFAULT_PRIORITY);
+        assert_eq!(pong.stack_pages, DEFAULT_STACK_PAGES);
+        assert_eq!(pong.heap_pages, DEFAULT_HEAP_PAGES);
+        assert_eq!(pong.untyped_bits, 0);
+        assert!(!pong.own_cnode && !pong.poweroff);
+        assert!(pong.calls.is_empty() && pong.controls.is_empty());
+        let ping = &desc.servers[1];
+        assert_eq!(ping.priority, 120);
+        assert_eq!(ping.stack_pages, 8);
+        assert_eq!(ping.heap_pages, 16);
+        assert_eq!(
+            ping.fault_handler,
+            FaultHandler::Endpoint("pong".try_into().unwrap())
+        );
+        assert_eq!(ping.controls, ["pong"]);
+        assert_eq!(ping.untyped_bits, 20);
+        assert!(ping.own_cnode && ping.poweroff);
+        assert_eq!(
+            test,
+            Some(TestSpec {
+                expect: vec!["ping: got 1".into(), "ping: done".into()],
+                exit_code: 3,
+                timeout_s: 10,
+                arches: vec![Arch::Aarch64],
+            })
+        );
+    }
+
+    #[test]
+    fn test_table_defaults() {
+        let (_, test) = parse("t.toml", &(one("") + "[test]\n")).unwrap();
+        assert_eq!(
+            test,
+            Some(TestSpec {
+                expect: vec![],
+                exit_code: 0,
+                timeout_s: DEFAULT_TIMEOUT_S,
+                arches: vec![Arch::Aarch64, Arch::X86_64],
+            })
+        );
+        assert_eq!(test, Some(TestSpec::default()));
+        let (_, test) = parse("t.toml", &one("fault_handler = \"none\"")).unwrap();
+        assert_eq!(test, None);
+    }
+
+    #[test]
+    fn parsed_description_round_trips() {
+        let (desc, _) = parse("t.toml", GOOD).unwrap();
+        let mut buf = [0u8; MAX_ENCODED_LEN];
+        let bytes = encode(&desc, &mut buf).unwrap();
+        assert_eq!(decode(bytes).unwrap(), desc);
+    }
+
+    #[test]
+    fn syntax_errors_have_a_line() {
+        let e = err("[image]\nname = \"x\"\n\n[[server]\nname = \"a\"\n");
+        assert!(e.starts_with("t.toml: line 4: "), "{e}");
+        assert!(!e.contains('\n'), "{e}");
+        let e = err("[image]\nname = \"x\nprogram = 1\n");
+        assert!(e.starts_with("t.toml: line 2: "), "{e}");
+    }
+
+    #[test]
+    fn unknown_fields_are_rejected() {
+        let e = err(&one("stak_pages = 4"));
+        assert!(
+            e.starts_with("t.toml: line 8: unknown field 'stak_pages', expected one of 'name', "),
+            "{e}"
+        );
+        assert!(!e.contains('\n'), "{e}");
+        let e = err("[image]\nname = \"x\"\nauthor = \"me\"\n");
+        assert!(
+            e.starts_with("t.toml: line 3: unknown field 'author'"),
+            "{e}"
+        );
+        let e = err(&(one("") + "[test]\nexpected = []\n"));
+        assert!(
+            e.starts_with("t.toml: line 10: unknown field 'expected'"),
+            "{e}"
+        );
+        let e = err(&(one("") + "[tests]\n"));
+        assert!(e.contains("unknown field 'tests'"), "{e}");
+    }
+
+    #[test]
+    fn wrong_types_and_missing_fields() {
+        let e = err(&one("priority = \"high\""));
+        assert!(
+            e.starts_with("t.toml: line 8: invalid type: string \"high\""),
+            "{e}"
+        );
+        let e = err(&one("own_cnode = 1"));
+        assert!(
+            e.starts_with("t.toml: line 8: invalid type: integer"),
+            "{e}"
+        );
+        let e = err("[image]\nname = \"x\"\n[[server]]\nname = \"a\"\n");
+        assert!(e.contains("missing field 'program'"), "{e}");
+        let e = err("[[server]]\nname = \"a\"\nprogram = \"a\"\n");
+        assert!(e.contains("missing field 'image'"), "{e}");
+    }
+
+    #[test]
+    fn no_servers() {
+        assert_eq!(
+            err("[image]\nname = \"x\"\n"),
+            "t.toml: server: an image needs at least one [[server]]"
+        );
+        let mut many = String::from("[image]\nname = \"x\"\n");
+        for i in 0..17 {
+            many += &format!("[[server]]\nname = \"s{i}\"\nprogram = \"p\"\n");
+        }
+        assert_eq!(err(&many), "t.toml: server: 17 given, at most 16 allowed");
+    }
+
+    #[test]
+    fn bad_names() {
+        assert_eq!(
+            err("[image]\nname = \"Demo\"\n"),
+            "t.toml: image.name: contains 'D'"
+        );
+        assert_eq!(
+            err(&good_with("name = \"ping\"", "name = \"ping_1\"")),
+            "t.toml: server[1].name: contains '_'"
+        );
+        assert_eq!(
+            err(&good_with("name = \"ping\"", "name = \"\"")),
+            "t.toml: server[1].name: must not be empty"
+        );
+        assert_eq!(
+            err(&good_with(
+                "name = \"ping\"",
+                "name = \"a-server-name-that-is-long\""
+            )),
+            "t.toml: server[1].name: is 26 characters long, at most 23 are allowed"
+        );
+        assert_eq!(
+            err(&good_with("program = \"ping\"", "program = \"ping.elf\"")),
+            "t.toml: server[1].program: contains '.'"
+        );
+        assert_eq!(
+            err(&good_with("program = \"ping\"", "program = \"9ping\"")),
+            "t.toml: server[1].program: starts with '9', not a letter"
+        );
+        assert_eq!(
+            err(&good_with("calls = [\"pong\"]", "calls = [\"Pong\"]")),
+            "t.toml: server[1].calls: contains 'P'"
+        );
+        assert_eq!(
+            err(&good_with(
+                "fault_handler = \"pong\"",
+                "fault_handler = \"Pong\""
+            )),
+            "t.toml: server[1].fault_handler: contains 'P'"
+        );
+    }
+
+    #[test]
+    fn out_of_range_numbers() {
+        assert_eq!(
+            err(&good_with("priority = 120", "priority = 300")),
+            "t.toml: server[1].priority: 300 is out of range 1..=254"
+        );
+        assert_eq!(
+            err(&good_with("priority = 120", "priority = 0")),
+            "t.toml: server[1].priority: 0 is out of range 1..=254"
+        );
+        assert_eq!(
+            err(&good_with("stack_pages = 8", "stack_pages = 257")),
+            "t.toml: server[1].stack_pages: 257 is out of range 1..=256"
+        );
+        assert_eq!(
+            err(&good_with("heap_pages = 16", "heap_pages = -1")),
+            "t.toml: server[1].heap_pages: -1 is out of range 0..=4096"
+        );
+        assert_eq!(
+            err(&good_with("untyped_bits = 20", "untyped_bits = 25")),
+            "t.toml: server[1].untyped_bits: 25 is neither 0 (no untyped) nor in range 12..=24"
+        );
+    }
+
+    #[test]
+    fn list_errors() {
+        assert_eq!(
+            err(
+                &one("endpoints = [\"a\", \"b\", \"c\", \"d\", \"e\"]").replacen(
+                    "endpoints = [\"a\"]\n",
+                    "",
+                    1
+                )
+            ),
+            "t.toml: server[0].endpoints: 5 given, at most 4 allowed"
+        );
+        assert_eq!(
+            err(&good_with(
+                "calls = [\"pong\"]",
+                "calls = [\"pong\", \"pong\"]"
+            )),
+            "t.toml: server[1].calls: 'pong' is listed twice"
+        );
+        assert_eq!(
+            err(&good_with(
+                "endpoints = [\"pong\"]",
+                "endpoints = [\"supervisor\"]"
+            )),
+            "t.toml: server[0].endpoints: 'supervisor' is reserved (fault_handler uses it) \
+             and cannot name an endpoint"
+        );
+    }
+
+    #[test]
+    fn reference_errors() {
+        assert_eq!(
+            err(&good_with("calls = [\"pong\"]", "calls = [\"pongg\"]")),
+            "t.toml: server 'ping': calls: no server has an endpoint named 'pongg'"
+        );
+        assert_eq!(
+            err(&good_with("name = \"ping\"", "name = \"pong\"")),
+            "t.toml: server[1].name: server[0] already has this name"
+        );
+        assert_eq!(
+            err(&good_with("calls = [\"pong\"]", "endpoints = [\"pong\"]")),
+            "t.toml: server 'ping': endpoints: 'pong' is already an endpoint of server 'pong' \
+             (endpoint names are unique in an image)"
+        );
+        assert_eq!(
+            err(&good_with(
+                "fault_handler = \"pong\"",
+                "fault_handler = \"pang\""
+            )),
+            "t.toml: server 'ping': fault_handler: no server has an endpoint named 'pang'"
+        );
+        assert_eq!(
+            err(&good_with("controls = [\"pong\"]", "controls = [\"pang\"]")),
+            "t.toml: server 'ping': controls: no server is named 'pang'"
+        );
+        assert_eq!(
+            err(&good_with("controls = [\"pong\"]", "controls = [\"ping\"]")),
+            "t.toml: server 'ping': controls: a server cannot control itself"
+        );
+        assert_eq!(
+            err(&one("fault_handler = \"a\"")),
+            "t.toml: server 'a': fault_handler: 'a' is this server's own endpoint; \
+             a server cannot handle its own faults"
+        );
+    }
+
+    #[test]
+    fn test_table_errors() {
+        assert_eq!(
+            err(&good_with("exit_code = 3", "exit_code = 200")),
+            "t.toml: test.exit_code: 200 is out of range 0..=127 (x86's isa-debug-exit reports 7 bits)"
+        );
+        assert_eq!(
+            err(&good_with("timeout_s = 10", "timeout_s = 0")),
+            "t.toml: test.timeout_s: 0 is out of range 1..=3600"
+        );
+        assert_eq!(
+            err(&good_with("arches = [\"aarch64\"]", "arches = [\"riscv\"]")),
+            "t.toml: test.arches: unknown architecture 'riscv', expected 'aarch64' or 'x86_64'"
+        );
+        assert_eq!(
+            err(&good_with("arches = [\"aarch64\"]", "arches = []")),
+            "t.toml: test.arches: is empty; leave it out to run on every architecture"
+        );
+        assert_eq!(
+            err(&good_with("\"ping: done\"", "\"  \"")),
+            "t.toml: test.expect: entry 1 is empty (it would match any line)"
+        );
+    }
+
+    #[test]
+    fn load_reports_missing_files() {
+        let e = load(Path::new("/nonexistent/x.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("/nonexistent/x.toml: cannot read: "), "{e}");
+        assert!(load(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/demo.toml"))).is_ok());
+    }
+}

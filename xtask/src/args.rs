@@ -1,0 +1,281 @@
+//! Command-line parsing (hand-written: four commands, four options).
+
+use axolotl_abi::Arch;
+use std::path::PathBuf;
+
+/// The architectures `cargo xtask test` runs by default. x86_64 joins when its port is done;
+/// `--arch x86_64` (or `--arch all`) runs it anyway.
+pub const SUPPORTED_ARCHES: &[Arch] = &[Arch::Aarch64];
+/// Every architecture there is (`--arch all`).
+pub const ALL_ARCHES: &[Arch] = &[Arch::Aarch64, Arch::X86_64];
+pub const DEFAULT_ARCH: Arch = Arch::Aarch64;
+pub const DEFAULT_IMAGE: &str = "demo";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Build {
+        arch: Arch,
+        image: String,
+    },
+    Run {
+        arch: Arch,
+        image: String,
+        bench: bool,
+    },
+    Test {
+        arches: Vec<Arch>,
+    },
+    Bench {
+        arch: Arch,
+        json: Option<PathBuf>,
+    },
+    Help,
+}
+
+pub const USAGE: &str = "\
+usage: cargo xtask <command> [options]
+
+commands:
+  build [--arch A] [--image NAME]          build the kernel, the root task and an image's programs,
+                                           and write target/images/<arch>/<image>.archive
+  run   [--arch A] [--image NAME] [--bench]
+                                           build, then boot the image in QEMU (Ctrl-A X quits);
+                                           exits with the guest's exit status
+  test  [--arch aarch64|x86_64|all]        host unit tests, then every tests/scenarios/*.toml in QEMU
+  bench [--arch A] [--json FILE]           run images/bench.toml with deterministic instruction
+                                           counting and report its BENCH lines
+
+options:
+  --arch A      aarch64 (default) or x86_64
+  --image NAME  images/NAME.toml, else tests/scenarios/NAME.toml, else a path (default: demo)
+  --bench       run QEMU with the machine's bench_args (instruction counting)
+  --json FILE   write the benchmark results as JSON
+";
+
+fn parse_arch(value: &str) -> Result<Arch, String> {
+    Arch::from_name(value)
+        .ok_or_else(|| format!("unknown architecture '{value}' (expected aarch64 or x86_64)"))
+}
+
+/// Parses the arguments after `cargo xtask`.
+pub fn parse(args: &[String]) -> Result<Command, String> {
+    let Some((command, rest)) = args.split_first() else {
+        return Ok(Command::Help);
+    };
+    // Options as (name, value); flags have no value.
+    let mut options: Vec<(String, Option<String>)> = Vec::new();
+    let mut i = 0;
+    while i < rest.len() {
+        let arg = &rest[i];
+        let Some(body) = arg.strip_prefix("--") else {
+            if arg == "-h" {
+                return Ok(Command::Help);
+            }
+            return Err(format!(
+                "unexpected argument '{arg}' (see cargo xtask help)"
+            ));
+        };
+        let (name, inline) = match body.split_once('=') {
+            Some((n, v)) => (n.to_string(), Some(v.to_string())),
+            None => (body.to_string(), None),
+        };
+        if name == "help" {
+            return Ok(Command::Help);
+        }
+        let takes_value = matches!(name.as_str(), "arch" | "image" | "json");
+        let value = if takes_value {
+            match inline {
+                Some(v) => Some(v),
+                None => {
+                    i += 1;
+                    Some(
+                        rest.get(i)
+                            .filter(|v| !v.starts_with("--"))
+                            .ok_or_else(|| format!("--{name} needs a value"))?
+                            .clone(),
+                    )
+                }
+            }
+        } else {
+            if inline.is_some() {
+                return Err(format!("--{name} takes no value"));
+            }
+            None
+        };
+        if options.iter().any(|(n, _)| *n == name) {
+            return Err(format!("--{name} is given twice"));
+        }
+        options.push((name, value));
+        i += 1;
+    }
+    let allowed: &[&str] = match command.as_str() {
+        "build" => &["arch", "image"],
+        "run" => &["arch", "image", "bench"],
+        "test" => &["arch"],
+        "bench" => &["arch", "json"],
+        "help" => return Ok(Command::Help),
+        other => return Err(format!("unknown command '{other}' (see cargo xtask help)")),
+    };
+    if let Some((name, _)) = options.iter().find(|(n, _)| !allowed.contains(&n.as_str())) {
+        return Err(format!("'{command}' takes no option --{name}"));
+    }
+    let get = |name: &str| {
+        options
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    };
+    let arch = match get("arch").flatten() {
+        Some(a) if command == "test" && a == "all" => None,
+        Some(a) => Some(parse_arch(&a)?),
+        None => None,
+    };
+    let image = get("image")
+        .flatten()
+        .unwrap_or_else(|| DEFAULT_IMAGE.to_string());
+    Ok(match command.as_str() {
+        "build" => Command::Build {
+            arch: arch.unwrap_or(DEFAULT_ARCH),
+            image,
+        },
+        "run" => Command::Run {
+            arch: arch.unwrap_or(DEFAULT_ARCH),
+            image,
+            bench: get("bench").is_some(),
+        },
+        "test" => Command::Test {
+            arches: match (get("arch").flatten(), arch) {
+                (None, _) => SUPPORTED_ARCHES.to_vec(),
+                (Some(_), None) => ALL_ARCHES.to_vec(),
+                (Some(_), Some(a)) => vec![a],
+            },
+        },
+        "bench" => Command::Bench {
+            arch: arch.unwrap_or(DEFAULT_ARCH),
+            json: get("json").flatten().map(PathBuf::from),
+        },
+        _ => unreachable!(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(args: &str) -> Result<Command, String> {
+        let args: Vec<String> = args.split_whitespace().map(String::from).collect();
+        parse(&args)
+    }
+
+    #[test]
+    fn defaults() {
+        assert_eq!(p(""), Ok(Command::Help));
+        assert_eq!(
+            p("build"),
+            Ok(Command::Build {
+                arch: Arch::Aarch64,
+                image: "demo".into()
+            })
+        );
+        assert_eq!(
+            p("run"),
+            Ok(Command::Run {
+                arch: Arch::Aarch64,
+                image: "demo".into(),
+                bench: false
+            })
+        );
+        assert_eq!(
+            p("test"),
+            Ok(Command::Test {
+                arches: SUPPORTED_ARCHES.to_vec()
+            })
+        );
+        assert_eq!(
+            p("bench"),
+            Ok(Command::Bench {
+                arch: Arch::Aarch64,
+                json: None
+            })
+        );
+    }
+
+    #[test]
+    fn options() {
+        assert_eq!(
+            p("run --arch x86_64 --image ipc-pingpong --bench"),
+            Ok(Command::Run {
+                arch: Arch::X86_64,
+                image: "ipc-pingpong".into(),
+                bench: true
+            })
+        );
+        assert_eq!(
+            p("build --arch=x86_64 --image=tests/scenarios/x.toml"),
+            Ok(Command::Build {
+                arch: Arch::X86_64,
+                image: "tests/scenarios/x.toml".into()
+            })
+        );
+        assert_eq!(
+            p("test --arch all"),
+            Ok(Command::Test {
+                arches: vec![Arch::Aarch64, Arch::X86_64]
+            })
+        );
+        assert_eq!(
+            p("test --arch x86_64"),
+            Ok(Command::Test {
+                arches: vec![Arch::X86_64]
+            })
+        );
+        assert_eq!(
+            p("bench --json out.json --arch aarch64"),
+            Ok(Command::Bench {
+                arch: Arch::Aarch64,
+                json: Some("out.json".into())
+            })
+        );
+        assert_eq!(p("help"), Ok(Command::Help));
+        assert_eq!(p("run --help"), Ok(Command::Help));
+        assert_eq!(p("test -h"), Ok(Command::Help));
+    }
+
+    #[test]
+    fn errors() {
+        assert_eq!(
+            p("frobnicate"),
+            Err("unknown command 'frobnicate' (see cargo xtask help)".into())
+        );
+        assert_eq!(
+            p("run --arch riscv64"),
+            Err("unknown architecture 'riscv64' (expected aarch64 or x86_64)".into())
+        );
+        assert_eq!(
+            p("build --arch all"),
+            Err("unknown architecture 'all' (expected aarch64 or x86_64)".into())
+        );
+        assert_eq!(p("run --image"), Err("--image needs a value".into()));
+        assert_eq!(
+            p("run --image --bench"),
+            Err("--image needs a value".into())
+        );
+        assert_eq!(
+            p("test --image demo"),
+            Err("'test' takes no option --image".into())
+        );
+        assert_eq!(
+            p("build --bench"),
+            Err("'build' takes no option --bench".into())
+        );
+        assert_eq!(p("run --bench=1"), Err("--bench takes no value".into()));
+        assert_eq!(
+            p("run --arch aarch64 --arch x86_64"),
+            Err("--arch is given twice".into())
+        );
+        assert_eq!(
+            p("run demo"),
+            Err("unexpected argument 'demo' (see cargo xtask help)".into())
+        );
+    }
+}

@@ -1,0 +1,162 @@
+//! Running QEMU: interactively, or headless with the output captured and a timeout.
+
+use crate::exit::{ExitKind, GuestExit, decode};
+use std::io::Read;
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+fn guest_exit(kind: ExitKind, status: ExitStatus) -> GuestExit {
+    decode(kind, status.code(), status.signal())
+}
+
+/// The command line as one shell-like string (for logs and messages).
+pub fn command_line(program: &str, args: &[String]) -> String {
+    let quote = |a: &str| {
+        if !a.is_empty()
+            && a.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_=,./:".contains(c))
+        {
+            a.to_string()
+        } else {
+            format!("'{}'", a.replace('\'', r"'\''"))
+        }
+    };
+    std::iter::once(program)
+        .chain(args.iter().map(String::as_str))
+        .map(quote)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Runs QEMU on this process's terminal (or pipes); returns what the guest reported.
+pub fn run_attached(program: &str, args: &[String], kind: ExitKind) -> Result<GuestExit, String> {
+    let status = Command::new(program)
+        .args(args)
+        .status()
+        .map_err(|e| format!("cannot start {program}: {e}"))?;
+    Ok(guest_exit(kind, status))
+}
+
+/// A headless run.
+pub struct Captured {
+    /// stdout and stderr, interleaved as they came.
+    pub output: String,
+    /// `None` if it timed out (and was killed).
+    pub exit: Option<GuestExit>,
+    pub elapsed: Duration,
+}
+
+/// Runs QEMU with stdin null and its output captured; kills it after `timeout`.
+pub fn run_captured(
+    program: &str,
+    args: &[String],
+    kind: ExitKind,
+    timeout: Duration,
+) -> Result<Captured, String> {
+    let start = Instant::now();
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot start {program}: {e}"))?;
+    let output = Arc::new(Mutex::new(Vec::new()));
+    let readers: Vec<_> = [
+        child
+            .stdout
+            .take()
+            .map(|r| Box::new(r) as Box<dyn Read + Send>),
+        child
+            .stderr
+            .take()
+            .map(|r| Box::new(r) as Box<dyn Read + Send>),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|mut r| {
+        let output = Arc::clone(&output);
+        std::thread::spawn(move || {
+            let mut chunk = [0u8; 4096];
+            while let Ok(n) = r.read(&mut chunk) {
+                if n == 0 {
+                    break;
+                }
+                output.lock().unwrap().extend_from_slice(&chunk[..n]);
+            }
+        })
+    })
+    .collect();
+    let deadline = start + timeout;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break Some(status),
+            Ok(None) if Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(5)),
+            Err(e) => return Err(format!("cannot wait for {program}: {e}")),
+        }
+    };
+    let elapsed = start.elapsed();
+    for r in readers {
+        let _ = r.join();
+    }
+    let output = String::from_utf8_lossy(&output.lock().unwrap()).into_owned();
+    Ok(Captured {
+        output,
+        exit: status.map(|s| guest_exit(kind, s)),
+        elapsed,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting() {
+        assert_eq!(
+            command_line(
+                "qemu",
+                &["-m".into(), "512M".into(), "a b".into(), "it's".into()]
+            ),
+            r"qemu -m 512M 'a b' 'it'\''s'"
+        );
+    }
+
+    #[test]
+    fn captures_output_and_status() {
+        let c = run_captured(
+            "sh",
+            &["-c".into(), "echo out; echo err >&2; exit 3".into()],
+            ExitKind::Semihosting,
+            Duration::from_secs(10),
+        )
+        .unwrap();
+        assert!(
+            c.output.contains("out\n") && c.output.contains("err\n"),
+            "{}",
+            c.output
+        );
+        assert_eq!(c.exit, Some(GuestExit::Status(3)));
+    }
+
+    #[test]
+    fn kills_on_timeout() {
+        let c = run_captured(
+            "sh",
+            &["-c".into(), "echo started; exec sleep 10".into()],
+            ExitKind::Semihosting,
+            Duration::from_millis(200),
+        )
+        .unwrap();
+        assert_eq!(c.exit, None);
+        assert!(c.output.contains("started"));
+        assert!(c.elapsed < Duration::from_secs(5));
+    }
+}
