@@ -6,7 +6,7 @@
 //! capabilities in the root CNode, described by the boot-info page.
 
 use crate::arch::{
-    Architecture, Cpu, MapRights, PhysRegion, UserContext, phys_to_virt, virt_to_phys,
+    Architecture, Cpu, MapRights, PhysRegion, UserContext, image_virt_to_phys, phys_to_virt,
 };
 use crate::cspace::{self, cnode_slot};
 use crate::invocation::make_object;
@@ -136,7 +136,7 @@ pub fn boot(boot_arg: u64) -> ! {
     } else {
         axolotl_abi::Arch::X86_64
     };
-    let kernel_end = virt_to_phys(&raw const __kernel_end as u64).next_multiple_of(PAGE);
+    let kernel_end = image_virt_to_phys(&raw const __kernel_end as u64).next_multiple_of(PAGE);
 
     // The boot archive, placed by QEMU's loader.
     let archive_paddr = archive::load_address(arch);
@@ -459,7 +459,8 @@ pub fn boot(boot_arg: u64) -> ! {
         (*t).state = ThreadState::Idle;
         NonNull::new_unchecked(t)
     };
-    let empty_vspace = virt_to_phys(&raw const EMPTY_ROOT as u64);
+    let empty_vspace = image_virt_to_phys(&raw const EMPTY_ROOT as u64);
+    Cpu::init_vspace_root(empty_vspace);
     state::init(Kernel {
         current: idle,
         idle,

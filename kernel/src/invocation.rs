@@ -205,6 +205,7 @@ pub fn make_object(ty: ObjectType, paddr: u64, obj_bits: u32, size_bits: u32, de
             level: 0,
         },
         ObjectType::VSpace => {
+            Cpu::init_vspace_root(paddr);
             let asid = vspace::alloc_asid(paddr).expect("ASIDs counted before retype");
             Cap::VSpace { paddr, asid }
         }

@@ -75,7 +75,7 @@ const _: () = assert!(core::mem::offset_of!(Tcb, ctx) == 0);
 impl Tcb {
     /// Initialises a TCB in place in zeroed memory.
     pub fn init(&mut self) {
-        self.ctx = UserContext::default();
+        self.ctx = UserContext::new_user(0, 0);
         self.state = ThreadState::Inactive;
         self.priority = 0;
         self.qlinks = QueueLinks {

@@ -7,19 +7,24 @@ use axolotl_abi::{FaultKind, VmAttributes};
 #[cfg(target_arch = "aarch64")]
 pub mod aarch64;
 #[cfg(target_arch = "aarch64")]
-pub use aarch64::{Aarch64 as Cpu, EntryKind, UserContext, exit_to_user};
-
-/// All physical memory is mapped in the kernel's half at `KERNEL_BASE + paddr`.
-pub const KERNEL_BASE: u64 = 0xFFFF_0000_0000_0000;
+pub use aarch64::{
+    Aarch64 as Cpu, EntryKind, KERNEL_BASE, KERNEL_IMAGE_BASE, UserContext, exit_to_user,
+};
+#[cfg(target_arch = "x86_64")]
+pub mod x86_64;
+#[cfg(target_arch = "x86_64")]
+pub use x86_64::{
+    EntryKind, KERNEL_BASE, KERNEL_IMAGE_BASE, UserContext, X86_64 as Cpu, exit_to_user,
+};
 
 /// The kernel's view of a physical address.
 pub const fn phys_to_virt(paddr: u64) -> u64 {
     paddr + KERNEL_BASE
 }
 
-/// The physical address of a kernel-window address.
-pub const fn virt_to_phys(vaddr: u64) -> u64 {
-    vaddr - KERNEL_BASE
+/// The physical address of a symbol of the kernel image (linked at `KERNEL_IMAGE_BASE + paddr`).
+pub const fn image_virt_to_phys(vaddr: u64) -> u64 {
+    vaddr - KERNEL_IMAGE_BASE
 }
 
 /// User addresses are below this bound on every architecture (the x86_64 lower canonical half).
@@ -72,6 +77,7 @@ pub struct MapRights {
 
 /// One architecture port.
 pub trait Architecture {
+    const ARCH: axolotl_abi::Arch;
     /// Early platform set-up: console, vectors, interrupt controller, timer. `boot_arg` is what
     /// the boot stub passed (a device-tree address, a start-info pointer).
     fn init(boot_arg: u64) -> PlatformInfo;
@@ -105,6 +111,8 @@ pub trait Architecture {
     fn pte_decode(raw: u64, level: usize) -> Pte;
     fn pte_table(paddr: u64) -> u64;
     fn pte_page(paddr: u64, rights: MapRights) -> u64;
+    /// Prepares a fresh (zeroed) root table: x86_64 copies in the kernel's half.
+    fn init_vspace_root(root: u64);
     /// Makes `root` (physical address of a VSpace) with `asid` the current user address space.
     fn switch_vspace(root: u64, asid: u16);
     /// Drops stale translations after an entry of `asid` covering `vaddr` changed.

@@ -33,6 +33,11 @@ static DEVICES: [PhysRegion; 2] = [
     },
 ];
 
+/// All physical memory is mapped in the kernel's half at `KERNEL_BASE + paddr`.
+pub const KERNEL_BASE: u64 = 0xFFFF_0000_0000_0000;
+/// The kernel image is linked inside that window.
+pub const KERNEL_IMAGE_BASE: u64 = KERNEL_BASE;
+
 pub struct Aarch64;
 
 fn mmio_write(paddr: u64, value: u32) {
@@ -80,6 +85,8 @@ const EC_SP_ALIGN: u64 = 0x26;
 const EC_BRK64: u64 = 0x3c;
 
 impl Architecture for Aarch64 {
+    const ARCH: axolotl_abi::Arch = axolotl_abi::Arch::Aarch64;
+
     fn init(_boot_arg: u64) -> PlatformInfo {
         init_vectors();
         // GICv2: distributor and CPU interface on, every priority admitted.
@@ -251,6 +258,10 @@ impl Architecture for Aarch64 {
             UXN
         };
         paddr | 3 | AF | NG | PXN | ap | attr | xn
+    }
+
+    fn init_vspace_root(_root: u64) {
+        // User address spaces live in TTBR0 alone; the kernel has TTBR1 to itself.
     }
 
     fn switch_vspace(root: u64, asid: u16) {

@@ -1,0 +1,361 @@
+//! x86_64 port for QEMU `q35`: PVH boot, ring 0 kernel, ring 3 threads, `syscall`, the local
+//! APIC timer, the I/O APIC (8259 PICs masked), COM1 console, `isa-debug-exit`.
+
+mod boot;
+mod gdt;
+mod trap;
+
+pub use trap::{EntryKind, UserContext, exit_to_user};
+
+use super::{Architecture, MapRights, PhysRegion, PlatformInfo, Pte, SyncCause, phys_to_virt};
+use axolotl_abi::fault::{
+    FAULT_FLAG_INSTRUCTION, FAULT_FLAG_USER_MAPPING_PRESENT, FAULT_FLAG_WRITE,
+};
+use axolotl_abi::{FaultKind, VmAttributes};
+use core::ptr::{read_volatile, write_volatile};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+/// All physical memory (the first 4 GiB) is mapped at `KERNEL_BASE + paddr`.
+pub const KERNEL_BASE: u64 = 0xFFFF_8000_0000_0000;
+/// The kernel image is linked in the top 2 GiB (the kernel code model).
+pub const KERNEL_IMAGE_BASE: u64 = 0xFFFF_FFFF_8000_0000;
+
+const LAPIC: u64 = 0xFEE0_0000;
+const IOAPIC: u64 = 0xFEC0_0000;
+const COM1: u16 = 0x3f8;
+const DEBUG_EXIT_PORT: u16 = 0xf4;
+
+/// IRQ numbers: GSI g of the I/O APIC is IRQ g (vector 32 + g); the local APIC timer is IRQ 32.
+const NUM_GSI: u32 = 24;
+const IRQ_VECTOR_BASE: u32 = 32;
+const TIMER_VECTOR: u32 = 64;
+const SPURIOUS_VECTOR: u32 = 0xff;
+/// QEMU's APIC timer counts at 1 GHz before the divider; divide by 16.
+const APIC_TICKS_PER_US: u64 = 1000 / 16;
+
+/// Device memory user-level drivers may be given: none fixed on q35 yet (PCI BARs are assigned by
+/// firmware; the virtio-net issue adds them).
+static DEVICES: [PhysRegion; 0] = [];
+
+static PENDING_VECTOR: AtomicU32 = AtomicU32::new(0);
+static FAULT_ADDRESS: AtomicU64 = AtomicU64::new(0);
+
+fn set_pending_vector(v: u32) {
+    PENDING_VECTOR.store(v, Ordering::Relaxed);
+}
+
+fn cr2() -> u64 {
+    let v: u64;
+    // SAFETY: reading CR2 has no side effects.
+    unsafe { core::arch::asm!("mov {0}, cr2", out(reg) v) };
+    v
+}
+
+fn record_fault_address() {
+    FAULT_ADDRESS.store(cr2(), Ordering::Relaxed);
+}
+
+fn outb(port: u16, v: u8) {
+    // SAFETY: the ports written are COM1, the PIC masks and the QEMU debug-exit device.
+    unsafe { core::arch::asm!("out dx, al", in("dx") port, in("al") v) };
+}
+
+fn inb(port: u16) -> u8 {
+    let v: u8;
+    // SAFETY: reading the COM1 line status has no side effects.
+    unsafe { core::arch::asm!("in al, dx", in("dx") port, out("al") v) };
+    v
+}
+
+fn lapic_write(reg: u64, v: u32) {
+    // SAFETY: the local APIC's registers, mapped uncached in the kernel window.
+    unsafe { write_volatile(phys_to_virt(LAPIC + reg) as *mut u32, v) }
+}
+
+fn ioapic_write(reg: u32, v: u32) {
+    // SAFETY: the I/O APIC's index/data registers, mapped uncached in the kernel window.
+    unsafe {
+        write_volatile(phys_to_virt(IOAPIC) as *mut u32, reg);
+        write_volatile(phys_to_virt(IOAPIC + 0x10) as *mut u32, v);
+    }
+}
+
+fn ioapic_read(reg: u32) -> u32 {
+    // SAFETY: as in `ioapic_write`.
+    unsafe {
+        write_volatile(phys_to_virt(IOAPIC) as *mut u32, reg);
+        read_volatile(phys_to_virt(IOAPIC + 0x10) as *const u32)
+    }
+}
+
+/// Reads the RAM regions from the PVH start-info structure.
+fn pvh_memory(start_info: u64, out: &mut [PhysRegion]) -> usize {
+    const MAGIC: u32 = 0x336e_c578;
+    if start_info == 0 || start_info >= 1 << 32 {
+        return 0;
+    }
+    let base = phys_to_virt(start_info) as *const u8;
+    // SAFETY: QEMU's PVH loader passes a start-info structure (at least 56 bytes for version 1)
+    // in low RAM, mapped in the kernel window; the memory map it names is checked below.
+    let (magic, version, memmap, entries) = unsafe {
+        (
+            read_volatile(base as *const u32),
+            read_volatile(base.add(4) as *const u32),
+            read_volatile(base.add(40) as *const u64),
+            read_volatile(base.add(48) as *const u32),
+        )
+    };
+    if magic != MAGIC || version < 1 || memmap == 0 || memmap >= 1 << 32 {
+        return 0;
+    }
+    let mut n = 0;
+    for i in 0..entries.min(64) as u64 {
+        let e = phys_to_virt(memmap + 24 * i) as *const u8;
+        // SAFETY: entry i < the entry count of the loader's memory map (24 bytes each).
+        let (addr, size, ty) = unsafe {
+            (
+                read_volatile(e as *const u64),
+                read_volatile(e.add(8) as *const u64),
+                read_volatile(e.add(16) as *const u32),
+            )
+        };
+        if ty == 1 && n < out.len() {
+            out[n] = PhysRegion {
+                start: addr,
+                end: addr.saturating_add(size),
+            };
+            n += 1;
+        }
+    }
+    n
+}
+
+pub struct X86_64;
+
+impl Architecture for X86_64 {
+    const ARCH: axolotl_abi::Arch = axolotl_abi::Arch::X86_64;
+
+    fn init(boot_arg: u64) -> PlatformInfo {
+        gdt::init();
+        // Drop the boot stub's identity mapping (and its global TLB entries: toggle CR4.PGE),
+        // so that low addresses belong to user space alone.
+        // SAFETY: the kernel runs in the upper half now; entry 0 of the boot PML4 is unused.
+        unsafe {
+            (phys_to_virt(boot::kernel_pml4()) as *mut u64).write_volatile(0);
+            core::arch::asm!(
+                "mov {0}, cr4",
+                "xor {0}, 0x80",
+                "mov cr4, {0}",
+                "xor {0}, 0x80",
+                "mov cr4, {0}",
+                out(reg) _,
+            );
+        }
+        // The 8259 PICs: remap to 0xf0.. and mask everything; the I/O APIC delivers instead.
+        for (port, v) in [
+            (0x20, 0x11),
+            (0xa0, 0x11),
+            (0x21, 0xf0),
+            (0xa1, 0xf8),
+            (0x21, 4),
+            (0xa1, 2),
+            (0x21, 1),
+            (0xa1, 1),
+        ] {
+            outb(port, v);
+        }
+        outb(0x21, 0xff);
+        outb(0xa1, 0xff);
+        // Local APIC on, spurious vector 0xff, one-shot timer on TIMER_VECTOR, divide by 16.
+        lapic_write(0xf0, (1 << 8) | SPURIOUS_VECTOR);
+        lapic_write(0x80, 0);
+        lapic_write(0x3e0, 0b0011);
+        lapic_write(0x320, TIMER_VECTOR);
+        // Every I/O APIC input masked, routed to CPU 0 at vector 32 + GSI. ISA inputs (below 16)
+        // are edge-triggered active-high; PCI inputs (16 and up) level-triggered active-low.
+        for gsi in 0..NUM_GSI {
+            let mut low = (IRQ_VECTOR_BASE + gsi) | (1 << 16);
+            if gsi >= 16 {
+                low |= (1 << 15) | (1 << 13);
+            }
+            ioapic_write(0x10 + 2 * gsi, low);
+            ioapic_write(0x11 + 2 * gsi, 0);
+        }
+        let mut info = PlatformInfo {
+            ram: [PhysRegion::default(); 8],
+            ram_count: 0,
+            devices: &DEVICES,
+        };
+        info.ram_count = pvh_memory(boot_arg, &mut info.ram);
+        info
+    }
+
+    fn console_putc(c: u8) {
+        while inb(COM1 + 5) & 0x20 == 0 {}
+        outb(COM1, c);
+    }
+
+    fn poweroff(status: u64) -> ! {
+        // SAFETY: QEMU's isa-debug-exit device ends the run with status (v << 1) | 1.
+        unsafe {
+            core::arch::asm!("out dx, eax", in("dx") DEBUG_EXIT_PORT, in("eax") status as u32)
+        };
+        Self::halt()
+    }
+
+    fn wait_for_interrupt() {
+        // SAFETY: the idle thread runs at ring 0 with interrupts enabled; `hlt` waits for one.
+        unsafe { core::arch::asm!("hlt") };
+    }
+
+    fn halt() -> ! {
+        loop {
+            // SAFETY: with interrupts masked, `hlt` stops the CPU.
+            unsafe { core::arch::asm!("cli", "hlt") };
+        }
+    }
+
+    fn idle_context(entry: u64, stack_top: u64) -> UserContext {
+        let mut c = UserContext::new_user(entry, stack_top);
+        c.cs = trap::KERNEL_CS;
+        c.ss = trap::KERNEL_SS;
+        c
+    }
+
+    fn sync_cause(ctx: &UserContext) -> SyncCause {
+        let syndrome = (ctx.vector << 32) | (ctx.error & 0xffff_ffff);
+        let fault = |kind, address, flags| SyncCause::Fault {
+            kind,
+            address,
+            syndrome,
+            flags,
+        };
+        match ctx.vector {
+            trap::SYSCALL_VECTOR => SyncCause::Syscall(ctx.rax),
+            14 => {
+                let mut flags = 0;
+                if ctx.error & 1 != 0 {
+                    flags |= FAULT_FLAG_USER_MAPPING_PRESENT;
+                }
+                if ctx.error & 2 != 0 {
+                    flags |= FAULT_FLAG_WRITE;
+                }
+                let kind = if ctx.error & 0x10 != 0 {
+                    flags |= FAULT_FLAG_INSTRUCTION;
+                    FaultKind::InstructionFault
+                } else {
+                    FaultKind::PageFault
+                };
+                fault(kind, FAULT_ADDRESS.load(Ordering::Relaxed), flags)
+            }
+            6 | 7 => fault(FaultKind::UndefinedInstruction, ctx.pc, 0),
+            0 | 16 | 19 => fault(FaultKind::Arithmetic, ctx.pc, 0),
+            13 | 10 | 11 | 12 => fault(FaultKind::Protection, 0, 0),
+            17 => fault(FaultKind::Alignment, 0, 0),
+            1 | 3 => fault(FaultKind::Breakpoint, ctx.pc, 0),
+            _ => fault(FaultKind::Other, 0, 0),
+        }
+    }
+
+    fn irq_claim() -> Option<u32> {
+        match PENDING_VECTOR.swap(0, Ordering::Relaxed) {
+            TIMER_VECTOR => Some(Self::TIMER_IRQ),
+            v if (IRQ_VECTOR_BASE..IRQ_VECTOR_BASE + NUM_GSI).contains(&v) => {
+                Some(v - IRQ_VECTOR_BASE)
+            }
+            _ => None,
+        }
+    }
+
+    fn irq_complete(_irq: u32) {
+        lapic_write(0xb0, 0);
+    }
+
+    fn irq_mask(irq: u32) {
+        if irq < NUM_GSI {
+            ioapic_write(0x10 + 2 * irq, ioapic_read(0x10 + 2 * irq) | (1 << 16));
+        }
+    }
+
+    fn irq_unmask(irq: u32) {
+        if irq < NUM_GSI {
+            ioapic_write(0x10 + 2 * irq, ioapic_read(0x10 + 2 * irq) & !(1 << 16));
+        }
+    }
+
+    const MAX_IRQ: u32 = 32;
+    const TIMER_IRQ: u32 = 32;
+
+    fn timer_rearm() {
+        lapic_write(0x380, (Self::TIME_SLICE_US * APIC_TICKS_PER_US) as u32);
+    }
+
+    fn counter_frequency() -> u64 {
+        // Under TCG the TSC advances with QEMU's virtual clock in nanoseconds.
+        1_000_000_000
+    }
+
+    const TIME_SLICE_US: u64 = 5_000;
+
+    fn pte_decode(raw: u64, level: usize) -> Pte {
+        let addr = raw & 0x000f_ffff_ffff_f000;
+        match (raw & 1, level, raw & (1 << 7)) {
+            (0, _, _) => Pte::Invalid,
+            (_, 3, _) => Pte::Page(addr),
+            (_, _, 0) => Pte::Table(addr),
+            _ => Pte::Page(addr),
+        }
+    }
+
+    fn pte_table(paddr: u64) -> u64 {
+        paddr | 0b111
+    }
+
+    fn pte_page(paddr: u64, rights: MapRights) -> u64 {
+        const PRESENT_USER: u64 = 1 | 4;
+        const WRITE: u64 = 2;
+        const UNCACHED: u64 = (1 << 3) | (1 << 4);
+        const NX: u64 = 1 << 63;
+        let mut e = paddr | PRESENT_USER;
+        if rights.write {
+            e |= WRITE;
+        }
+        if rights.attrs.contains(VmAttributes::DEVICE) {
+            e |= UNCACHED | NX;
+        } else if !rights.attrs.contains(VmAttributes::EXECUTE) {
+            e |= NX;
+        }
+        e
+    }
+
+    fn init_vspace_root(root: u64) {
+        // Every address space shares the kernel's half (PML4 entries 256..512).
+        let kernel = phys_to_virt(boot::kernel_pml4()) as *const u64;
+        let new = phys_to_virt(root) as *mut u64;
+        for i in 256..512 {
+            // SAFETY: both are page-table pages in the kernel window; `root` is a fresh VSpace.
+            unsafe { new.add(i).write(kernel.add(i).read()) };
+        }
+    }
+
+    fn switch_vspace(root: u64, _asid: u16) {
+        // SAFETY: `root` is a VSpace whose upper half is the kernel's (see `init_vspace_root`).
+        unsafe { core::arch::asm!("mov cr3, {0}", in(reg) root) };
+    }
+
+    fn flush_page(_asid: u16, vaddr: u64) {
+        // Without PCIDs, switching CR3 flushes other address spaces' translations; only the
+        // current one can hold a stale entry.
+        // SAFETY: invalidating a TLB entry has no other effect.
+        unsafe { core::arch::asm!("invlpg [{0}]", in(reg) vaddr) };
+    }
+
+    fn flush_asid(_asid: u16) {
+        // SAFETY: reloading CR3 flushes the non-global translations of the current space.
+        unsafe { core::arch::asm!("mov {0}, cr3", "mov cr3, {0}", out(reg) _) };
+    }
+
+    fn pte_barrier() {}
+
+    const NUM_ASIDS: usize = 4096;
+}
