@@ -131,11 +131,7 @@ fn elf_segments(elf: &[u8], out: &mut [Option<Segment>; 16]) -> Option<u64> {
 /// Boots the system: never returns (ends by running the root task).
 pub fn boot(boot_arg: u64) -> ! {
     let platform = Cpu::init(boot_arg);
-    let arch = if cfg!(target_arch = "aarch64") {
-        axolotl_abi::Arch::Aarch64
-    } else {
-        axolotl_abi::Arch::X86_64
-    };
+    let arch = Cpu::ARCH;
     let kernel_end = image_virt_to_phys(&raw const __kernel_end as u64).next_multiple_of(PAGE);
 
     // The boot archive, placed by QEMU's loader.

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 /// The architectures `cargo xtask test` runs by default. x86_64 joins when its port is done;
 /// `--arch x86_64` (or `--arch all`) runs it anyway.
-pub const SUPPORTED_ARCHES: &[Arch] = &[Arch::Aarch64];
+pub const SUPPORTED_ARCHES: &[Arch] = &[Arch::Aarch64, Arch::X86_64];
 /// Every architecture there is (`--arch all`).
 pub const ALL_ARCHES: &[Arch] = &[Arch::Aarch64, Arch::X86_64];
 pub const DEFAULT_ARCH: Arch = Arch::Aarch64;
