@@ -16,6 +16,7 @@
 mod arch;
 mod boot;
 mod cspace;
+mod fastpath;
 mod invocation;
 mod ipc;
 mod irq;

@@ -100,6 +100,30 @@ pub fn destroy_thread(t: TcbPtr) {
     }
 }
 
+/// Returns to user mode in `next`, a runnable thread chosen by the IPC fast path to run instead
+/// of the current one (which has blocked) and of every ready thread.
+pub fn switch_to(next: TcbPtr) -> ! {
+    kernel().current = next;
+    enter(next)
+}
+
+/// Installs `t`'s address space and returns to user mode in it.
+fn enter(t: TcbPtr) -> ! {
+    let k = kernel();
+    let tcb = tcb_mut(t);
+    if t != k.idle {
+        let (root, asid) = tcb.vspace().unwrap_or((k.empty_vspace, 0));
+        if (root, asid) != k.loaded_vspace {
+            Cpu::switch_vspace(root, asid);
+            k.loaded_vspace = (root, asid);
+        }
+    }
+    let ctx: *mut UserContext = &mut tcb.ctx;
+    // SAFETY: `ctx` is the context of the thread just made current, inside a live TCB (or the
+    // static idle TCB), and its address space (or the empty one) is installed.
+    unsafe { exit_to_user(ctx) }
+}
+
 /// Picks the thread to run and returns to user mode in it.
 pub fn exit() -> ! {
     let k = kernel();
@@ -122,16 +146,5 @@ pub fn exit() -> ! {
             None => k.idle,
         };
     }
-    let next = tcb_mut(k.current);
-    if k.current != k.idle {
-        let (root, asid) = next.vspace().unwrap_or((k.empty_vspace, 0));
-        if (root, asid) != k.loaded_vspace {
-            Cpu::switch_vspace(root, asid);
-            k.loaded_vspace = (root, asid);
-        }
-    }
-    let ctx: *mut UserContext = &mut next.ctx;
-    // SAFETY: `ctx` is the context of the thread just made current, inside a live TCB (or the
-    // static idle TCB), and its address space (or the empty one) is installed.
-    unsafe { exit_to_user(ctx) }
+    enter(k.current)
 }
