@@ -1,1 +1,44 @@
-//! placeholder
+//! `axolotl-rt`: the only crate user space uses to reach the Axolotl kernel.
+//!
+//! Shaped like rust-sel4's `sel4` + `sel4-root-task`, so that a port of the user space to the real
+//! seL4 stays contained here:
+//!
+//! - [`syscall`]: one wrapper per system call; message registers through [`set_mr`]/[`get_mr`]
+//!   (MR0..3 travel in CPU registers, the rest in the IPC buffer; callers never care which);
+//! - [`cap`]: typed capabilities [`Cap<T>`] and every invocation of a kernel object;
+//! - [`server_info`]: the contract between the root task and the servers it starts;
+//! - [`root`]: the root task's initial capabilities and boot info;
+//! - entry macros [`declare_root_task!`] and [`declare_server!`], a panic handler that logs and
+//!   faults, and a `log` backend writing `[name LEVEL] message` lines to the debug console.
+//!
+//! Invariants: the IPC buffer pointer is set by the entry glue before `main` runs; there is one
+//! thread per address space (the IPC buffer pointer is a process-wide static). The only
+//! architecture-specific code is in `arch` (`svc`/`syscall`, `_start`, the faulting instruction).
+#![cfg_attr(not(test), no_std)]
+#![deny(unsafe_op_in_unsafe_fn)]
+
+mod arch;
+pub mod cap;
+pub mod entry;
+pub mod ipc_buffer;
+pub mod logger;
+#[cfg(target_os = "none")]
+mod panic;
+pub mod root;
+pub mod server_info;
+pub mod syscall;
+pub mod time;
+
+pub use axolotl_abi as abi;
+pub use axolotl_abi::bootinfo::BootInfo;
+pub use axolotl_abi::{
+    Badge, CPtr, CapRights, Error, FaultKind, MessageInfo, ObjectType, PAGE_SIZE, VmAttributes,
+};
+pub use cap::{
+    CNode, Cap, CapType, Endpoint, Frame, IrqControl, IrqHandler, Notification, PageTable,
+    SysControl, Tcb, ThreadRegisters, Unspecified, Untyped, VSpace,
+};
+pub use ipc_buffer::{get_mr, set_mr, set_mrs};
+pub use logger::{init_log, set_log_level};
+pub use server_info::ServerInfo;
+pub use syscall::{debug_put_char, reply, yield_now};

@@ -1,0 +1,178 @@
+//! The root task's toolkit for making objects: Untyped memory, root CNode slots, page-table
+//! creation on demand, the scratch mapping through which it fills frames, and per-server
+//! bookkeeping CNodes.
+//!
+//! Slot discipline: every object is retyped into a slot of the root CNode (the root can only
+//! invoke capabilities there). Capabilities the root keeps using (TCBs, CNodes, VSpaces,
+//! endpoints, its own page tables) stay there; the frames and page tables of a server, once
+//! mapped, are moved into that server's bookkeeping CNode ([`Storage`]), which keeps them (and
+//! with them their mappings) alive while freeing the root slot. So the root CNode's use grows
+//! with the number of servers and endpoints, not with their memory.
+
+use crate::error::{BuildError, Context};
+use crate::slots::SlotAllocator;
+use crate::untyped::UntypedPool;
+use axolotl_abi::bootinfo::BootInfo;
+use axolotl_abi::{CapRights, Error, ObjectType, PAGE_SIZE, VmAttributes};
+use axolotl_rt::{CNode, CPtr, Cap, CapType, Frame, PageTable, VSpace, root};
+
+/// Where the root task maps a frame to fill it (one page, in its own VSpace).
+pub const SCRATCH_VADDR: u64 = 0x4000_0000;
+/// The most page tables one mapping may need (the levels below the VSpace root).
+const MAX_TABLE_LEVELS: usize = 3;
+
+/// Page tables made while mapping one frame.
+pub type NewTables = heapless::Vec<Cap<PageTable>, MAX_TABLE_LEVELS>;
+
+/// A server's bookkeeping CNode, held by the root task: the capabilities of its frames and page
+/// tables, in slots `0..next` in the order they were made.
+pub struct Storage {
+    pub cnode: Cap<CNode>,
+    next: CPtr,
+    end: CPtr,
+}
+
+pub struct Builder {
+    pub pool: UntypedPool,
+    pub slots: SlotAllocator,
+    /// Page tables the root made for its own scratch mapping.
+    pub scratch_tables: usize,
+}
+
+impl Builder {
+    pub fn new(bootinfo: &BootInfo) -> Builder {
+        Builder {
+            pool: UntypedPool::new(bootinfo),
+            slots: SlotAllocator::new(root::empty_slots(bootinfo)),
+            scratch_tables: 0,
+        }
+    }
+
+    /// Makes one object of type `ty` in a fresh root slot.
+    pub fn make<T: CapType>(
+        &mut self,
+        ty: ObjectType,
+        size_bits: u32,
+        what: &'static str,
+    ) -> Result<Cap<T>, BuildError> {
+        let slot = self.slots.alloc().ok_or(BuildError::OutOfSlots)?;
+        match self
+            .pool
+            .retype(ty, size_bits, Cap::<CNode>::invoker_root(), slot, 1)
+        {
+            Ok(()) => Ok(Cap::from_cptr(slot)),
+            Err(error) => {
+                self.slots.free(slot);
+                Err(BuildError::Kernel { what, error })
+            }
+        }
+    }
+
+    /// Deletes a capability in the root CNode and takes its slot back.
+    pub fn delete<T: CapType>(&mut self, cap: Cap<T>) -> Result<(), BuildError> {
+        root::cnode()
+            .delete(cap.cptr())
+            .context("delete a root capability")?;
+        self.slots.free(cap.cptr());
+        Ok(())
+    }
+
+    /// A bookkeeping CNode with room for `slots` capabilities.
+    pub fn make_storage(&mut self, slots: u64) -> Result<Storage, BuildError> {
+        let radix = slots.max(2).next_power_of_two().trailing_zeros();
+        if radix > axolotl_abi::object::CNODE_MAX_RADIX {
+            return Err(BuildError::TooLarge {
+                pages: slots,
+                max: 1 << axolotl_abi::object::CNODE_MAX_RADIX,
+            });
+        }
+        let cnode = self.make(ObjectType::CNode, radix, "make the bookkeeping CNode")?;
+        Ok(Storage {
+            cnode,
+            next: 0,
+            end: 1 << radix,
+        })
+    }
+
+    /// Moves `cap` from the root CNode into `storage` and frees its root slot.
+    pub fn stash<T: CapType>(
+        &mut self,
+        storage: &mut Storage,
+        cap: Cap<T>,
+    ) -> Result<(), BuildError> {
+        if storage.next >= storage.end {
+            return Err(BuildError::StorageFull);
+        }
+        storage
+            .cnode
+            .move_(storage.next, Cap::<CNode>::invoker_root(), cap.cptr())
+            .context("move a capability to the bookkeeping CNode")?;
+        storage.next += 1;
+        self.slots.free(cap.cptr());
+        Ok(())
+    }
+
+    /// Maps `frame` at `vaddr` in `vspace`, making and mapping page tables (in fresh root slots)
+    /// for every missing level first; returns the tables made.
+    pub fn map_frame(
+        &mut self,
+        frame: Cap<Frame>,
+        vspace: Cap<VSpace>,
+        vaddr: u64,
+        rights: CapRights,
+        attrs: VmAttributes,
+    ) -> Result<NewTables, BuildError> {
+        let mut tables = NewTables::new();
+        loop {
+            match frame.map(vspace, vaddr, rights, attrs) {
+                Ok(()) => return Ok(tables),
+                Err(Error::FailedLookup) if !tables.is_full() => {
+                    let table: Cap<PageTable> =
+                        self.make(ObjectType::PageTable, 0, "make a page table")?;
+                    if let Err(error) = table.map(vspace, vaddr) {
+                        let _ = self.delete(table);
+                        return Err(BuildError::Kernel {
+                            what: "map a page table",
+                            error,
+                        });
+                    }
+                    let _ = tables.push(table);
+                }
+                Err(Error::FailedLookup) => return Err(BuildError::PageTableLoop { vaddr }),
+                Err(error) => {
+                    return Err(BuildError::Kernel {
+                        what: "map a frame",
+                        error,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Maps `frame` at [`SCRATCH_VADDR`] in the root's VSpace, lets `fill` write the page, and
+    /// unmaps it again.
+    pub fn fill_frame<R>(
+        &mut self,
+        frame: Cap<Frame>,
+        fill: impl FnOnce(&mut [u8]) -> R,
+    ) -> Result<R, BuildError> {
+        let tables = self.map_frame(
+            frame,
+            root::vspace(),
+            SCRATCH_VADDR,
+            CapRights::READ_WRITE,
+            VmAttributes::NONE,
+        )?;
+        // The root's own page tables stay in its CNode: they are made once and reused.
+        self.scratch_tables += tables.len();
+        // SAFETY: `frame` is mapped read/write at SCRATCH_VADDR (page-aligned, one page) in this
+        // address space, where nothing else lives, and stays mapped until the unmap below, after
+        // the slice's last use. The kernel does not write the frame meanwhile.
+        let page = unsafe {
+            core::slice::from_raw_parts_mut(SCRATCH_VADDR as usize as *mut u8, PAGE_SIZE)
+        };
+        let result = fill(page);
+        frame.unmap().context("unmap the scratch page")?;
+        Ok(result)
+    }
+}

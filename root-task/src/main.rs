@@ -1,0 +1,144 @@
+//! The root task: the first user thread. It reads the boot info, decodes the image description
+//! from the boot archive, builds every server the image describes from boot Untyped memory, starts
+//! them in image order, and then serves as the supervisor, the default fault handler of every
+//! server.
+//!
+//! It never panics on bad input: a missing program, a malformed or too large ELF, exhausted
+//! memory or slots are logged with the server's name and that server is skipped. Without a usable
+//! archive or image description, or if no server can be started, it logs why and powers off with
+//! status 1.
+//!
+//! Modules: [`elf`] reads programs, [`untyped`] and [`slots`] hand out memory and root CNode
+//! slots, [`builder`] makes objects and mappings, [`system`] builds the servers, [`supervisor`]
+//! handles their faults.
+#![cfg_attr(not(test), no_std)]
+#![cfg_attr(not(test), no_main)]
+#![deny(unsafe_op_in_unsafe_fn)]
+
+mod builder;
+mod elf;
+mod error;
+mod slots;
+mod supervisor;
+mod system;
+mod untyped;
+
+use axolotl_abi::archive::{Archive, EntryKind};
+use axolotl_image::MAX_SERVERS;
+use axolotl_rt::{BootInfo, Cap, Tcb, root};
+use builder::Builder;
+use core::fmt;
+use log::{error, info};
+use supervisor::Supervised;
+use system::BuiltServer;
+
+axolotl_rt::declare_root_task!(main);
+
+fn main(bootinfo: &'static BootInfo) -> ! {
+    info!("Axolotl root task");
+    let machine = match bootinfo.arch {
+        0 => elf::EM_AARCH64,
+        1 => elf::EM_X86_64,
+        other => stop(format_args!("boot info names unknown architecture {other}")),
+    };
+    let archive = match Archive::parse(root::archive(bootinfo)) {
+        Ok(archive) => archive,
+        Err(e) => stop(format_args!("boot archive unreadable: {e:?}")),
+    };
+    let Some(entry) = archive.find(EntryKind::ImageDescription, None) else {
+        stop(format_args!("boot archive has no image description"))
+    };
+    let image = match axolotl_image::decode(entry.data) {
+        Ok(image) => image,
+        Err(e) => stop(format_args!("{e}")),
+    };
+    let mut b = Builder::new(bootinfo);
+    info!(
+        "image '{}': {} servers; {} untyped regions, {} KiB free; {} free slots",
+        image.name,
+        image.servers.len(),
+        b.pool.len(),
+        b.pool.free_bytes() / 1024,
+        b.slots.available()
+    );
+
+    let (supervisor_endpoint, endpoints) = match system::make_endpoints(&mut b, &image) {
+        Ok(made) => made,
+        Err(e) => stop(format_args!("{e}")),
+    };
+    let mut servers: heapless::Vec<Option<BuiltServer>, MAX_SERVERS> = heapless::Vec::new();
+    for (index, desc) in image.servers.iter().enumerate() {
+        let built = system::build_server(
+            &mut b,
+            index,
+            desc,
+            &archive,
+            machine,
+            supervisor_endpoint,
+            &endpoints,
+        );
+        let built = built
+            .inspect_err(|e| {
+                error!(
+                    "server '{}' (program {}): {e}; skipped",
+                    desc.name, desc.program
+                )
+            })
+            .ok();
+        let _ = servers.push(built);
+    }
+    let tcbs: heapless::Vec<Option<Cap<Tcb>>, MAX_SERVERS> =
+        servers.iter().map(|s| s.as_ref().map(|s| s.tcb)).collect();
+    for (index, slot) in servers.iter_mut().enumerate() {
+        let Some(server) = slot else { continue };
+        let granted = system::grant(
+            &mut b,
+            index,
+            &image,
+            server,
+            &tcbs,
+            &endpoints,
+            bootinfo.counter_frequency,
+        );
+        if let Err(e) = granted {
+            error!("server '{}': {e}; skipped", image.servers[index].name);
+            *slot = None;
+        }
+    }
+
+    let mut started = 0;
+    for (desc, server) in image.servers.iter().zip(&servers) {
+        if let Some(server) = server {
+            match server.tcb.resume() {
+                Ok(()) => started += 1,
+                Err(e) => error!("server '{}': cannot resume: {e}", desc.name),
+            }
+        }
+    }
+    info!(
+        "{started} of {} servers started; {} KiB free, {} root slots free",
+        image.servers.len(),
+        b.pool.free_bytes() / 1024,
+        b.slots.available()
+    );
+    if started == 0 {
+        stop(format_args!("no server could be started"));
+    }
+
+    let supervised: heapless::Vec<Supervised, MAX_SERVERS> = image
+        .servers
+        .iter()
+        .zip(&servers)
+        .map(|(desc, server)| Supervised {
+            name: desc.name.clone(),
+            tcb: server.as_ref().map(|s| s.tcb),
+        })
+        .collect();
+    supervisor::run(supervisor_endpoint, &supervised)
+}
+
+/// Gives up: nothing more can run. Logs why and powers off with status 1.
+pub fn stop(reason: fmt::Arguments) -> ! {
+    error!("{reason}; stopping");
+    root::sys_control().poweroff(1)
+}

@@ -1,0 +1,544 @@
+//! Building the servers of an image: phases run over all servers so that every server's objects
+//! exist before any capability to them is handed out.
+//!
+//! 1. [`make_endpoints`]: the supervisor endpoint and one endpoint per endpoint name.
+//! 2. [`build_server`], per server: check its program; make its CNode, VSpace, TCB and
+//!    bookkeeping CNode; load the ELF; map stack, heap and IPC buffer; configure the TCB (fault
+//!    endpoint, CSpace, VSpace, IPC buffer), priority and registers (not yet runnable).
+//! 3. [`grant`], per built server: fill its CNode with what the image grants, write and map its
+//!    server-info page, log what it got.
+//! 4. The caller resumes the servers in image order.
+//!
+//! A server that fails any step is logged with its name and skipped; the objects made for it so
+//! far stay allocated (reclaiming them is the restart issue's business).
+
+use crate::builder::{Builder, Storage};
+use crate::elf::Elf;
+use crate::error::{BuildError, Context};
+use axolotl_abi::archive::{Archive, EntryKind};
+use axolotl_abi::{Badge, CPtr, CapRights, ObjectType, PAGE_SIZE, VmAttributes};
+use axolotl_image::{FaultHandler, ImageDescription, MAX_SERVERS, Name, ServerDesc};
+use axolotl_rt::server_info::{
+    SERVER_CNODE_RADIX, SERVER_HEAP_VADDR, SERVER_INFO_VADDR, SERVER_IPC_BUFFER_VADDR,
+    SERVER_PROGRAM_END, SERVER_STACK_PAGES_MAX, SERVER_STACK_TOP, ServerInfo, call_badge,
+};
+use axolotl_rt::{CNode, Cap, Endpoint, Frame, Tcb, VSpace, root};
+use core::fmt::Write;
+use log::{error, info, warn};
+
+/// Fault messages of server `i` carry badge `FAULT_BADGE_BASE + i`.
+pub const FAULT_BADGE_BASE: Badge = 0x1000;
+/// The badge of server `index`'s fault messages.
+pub const fn fault_badge(index: usize) -> Badge {
+    FAULT_BADGE_BASE + index as Badge
+}
+
+/// The most pages a program's ELF image may occupy.
+pub const MAX_PROGRAM_PAGES: u64 = 4096;
+const PAGE: u64 = PAGE_SIZE as u64;
+const MAX_ENDPOINTS: usize = MAX_SERVERS * axolotl_image::MAX_ENDPOINTS;
+
+/// The image's endpoints by name.
+pub struct Endpoints {
+    list: heapless::Vec<(Name, Cap<Endpoint>), MAX_ENDPOINTS>,
+}
+
+impl Endpoints {
+    pub fn get(&self, name: &str) -> Option<Cap<Endpoint>> {
+        self.list
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|&(_, cap)| cap)
+    }
+}
+
+/// Pages a server uses, by purpose.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PageCounts {
+    pub program: u64,
+    pub stack: u64,
+    pub heap: u64,
+    /// IPC buffer and server-info page.
+    pub ipc_info: u64,
+    pub tables: u64,
+}
+
+impl PageCounts {
+    pub fn total(&self) -> u64 {
+        self.program + self.stack + self.heap + self.ipc_info + self.tables
+    }
+}
+
+/// A server whose objects exist.
+pub struct BuiltServer {
+    pub tcb: Cap<Tcb>,
+    pub cnode: Cap<CNode>,
+    pub vspace: Cap<VSpace>,
+    pub storage: Storage,
+    pub pages: PageCounts,
+}
+
+/// Makes the supervisor endpoint (failure is fatal: returned) and one endpoint per name in the
+/// image (a failure is logged; grants of that endpoint are then skipped).
+pub fn make_endpoints(
+    b: &mut Builder,
+    image: &ImageDescription,
+) -> Result<(Cap<Endpoint>, Endpoints), BuildError> {
+    let supervisor = b.make(ObjectType::Endpoint, 0, "make the supervisor endpoint")?;
+    let mut endpoints = Endpoints {
+        list: heapless::Vec::new(),
+    };
+    for server in &image.servers {
+        for name in &server.endpoints {
+            match b.make(ObjectType::Endpoint, 0, "make an endpoint") {
+                Ok(cap) => {
+                    let _ = endpoints.list.push((name.clone(), cap));
+                }
+                Err(e) => error!("server '{}': endpoint '{name}': {e}", server.name),
+            }
+        }
+    }
+    Ok((supervisor, endpoints))
+}
+
+/// Maps `frame` into the server's VSpace and moves it (and any page tables the mapping needed)
+/// into the server's bookkeeping CNode. On failure the frame is deleted.
+fn place(
+    b: &mut Builder,
+    server: &mut BuiltServer,
+    frame: Cap<Frame>,
+    vaddr: u64,
+    rights: CapRights,
+    attrs: VmAttributes,
+) -> Result<(), BuildError> {
+    let tables = match b.map_frame(frame, server.vspace, vaddr, rights, attrs) {
+        Ok(tables) => tables,
+        Err(e) => {
+            let _ = b.delete(frame);
+            return Err(e);
+        }
+    };
+    for table in tables {
+        b.stash(&mut server.storage, table)?;
+        server.pages.tables += 1;
+    }
+    b.stash(&mut server.storage, frame)
+}
+
+/// Makes zeroed frames (the kernel clears frames it retypes) and maps them read/write at
+/// `count` consecutive pages from `vaddr`.
+fn place_zeroed(
+    b: &mut Builder,
+    server: &mut BuiltServer,
+    vaddr: u64,
+    count: u64,
+    what: &'static str,
+) -> Result<(), BuildError> {
+    for i in 0..count {
+        let frame = b.make(ObjectType::Frame, 0, what)?;
+        place(
+            b,
+            server,
+            frame,
+            vaddr + i * PAGE,
+            CapRights::READ_WRITE,
+            VmAttributes::NONE,
+        )?;
+    }
+    Ok(())
+}
+
+/// An upper bound of the page tables needed to map `[start, end)`: one per 2 MiB, 1 GiB and
+/// 512 GiB block it touches (the three levels below the VSpace root on both architectures).
+fn tables_for(start: u64, end: u64) -> u64 {
+    if start >= end {
+        return 0;
+    }
+    [21u32, 30, 39]
+        .iter()
+        .map(|&bits| ((end - 1) >> bits) - (start >> bits) + 1)
+        .sum()
+}
+
+/// An upper bound of the page tables a server's mappings need (regions are counted apart, so
+/// tables they share are counted twice).
+fn table_estimate(program: (u64, u64), heap_pages: u64) -> u64 {
+    tables_for(program.0, program.1)
+        + tables_for(SERVER_INFO_VADDR, SERVER_STACK_TOP)
+        + tables_for(SERVER_HEAP_VADDR, SERVER_HEAP_VADDR + heap_pages * PAGE)
+}
+
+/// Phase 2 for server `index`: its objects, memory and TCB.
+pub fn build_server(
+    b: &mut Builder,
+    index: usize,
+    desc: &ServerDesc,
+    archive: &Archive,
+    machine: u16,
+    supervisor: Cap<Endpoint>,
+    endpoints: &Endpoints,
+) -> Result<BuiltServer, BuildError> {
+    // Everything that can be checked without making objects, first.
+    let program = archive
+        .find(EntryKind::Program, Some(desc.program.as_str()))
+        .ok_or(BuildError::NoProgram)?;
+    let elf = Elf::parse(program.data, machine)?;
+    let (start, end) = elf.extent();
+    if start < PAGE || end > SERVER_PROGRAM_END {
+        return Err(BuildError::BadLayout { start, end });
+    }
+    let program_pages = elf.pages().count() as u64;
+    if program_pages > MAX_PROGRAM_PAGES {
+        return Err(BuildError::TooLarge {
+            pages: program_pages,
+            max: MAX_PROGRAM_PAGES,
+        });
+    }
+    let stack_pages = u64::from(desc.stack_pages);
+    if stack_pages > SERVER_STACK_PAGES_MAX {
+        return Err(BuildError::StackTooLarge {
+            pages: stack_pages,
+            max: SERVER_STACK_PAGES_MAX,
+        });
+    }
+    let heap_pages = u64::from(desc.heap_pages);
+
+    let cnode = b.make(ObjectType::CNode, SERVER_CNODE_RADIX, "make the CNode")?;
+    let vspace = b.make(ObjectType::VSpace, 0, "make the VSpace")?;
+    let tcb = b.make(ObjectType::Tcb, 0, "make the TCB")?;
+    let storage = b.make_storage(
+        program_pages + stack_pages + heap_pages + 2 + table_estimate((start, end), heap_pages),
+    )?;
+    let mut server = BuiltServer {
+        tcb,
+        cnode,
+        vspace,
+        storage,
+        pages: PageCounts::default(),
+    };
+
+    // The program: each page filled through the scratch mapping, then mapped with the union of
+    // the permissions of the segments in it.
+    for page in elf.pages() {
+        let frame = b.make(ObjectType::Frame, 0, "make a program frame")?;
+        if let Err(e) = b.fill_frame(frame, |dest| elf.fill_page(page.vaddr, dest)) {
+            let _ = b.delete(frame);
+            return Err(e);
+        }
+        let rights = if page.writable {
+            CapRights::READ_WRITE
+        } else {
+            CapRights::READ
+        };
+        let attrs = if page.executable {
+            VmAttributes::EXECUTE
+        } else {
+            VmAttributes::NONE
+        };
+        place(b, &mut server, frame, page.vaddr, rights, attrs)?;
+        server.pages.program += 1;
+    }
+
+    // Stack (the page below it stays unmapped: the guard page) and heap.
+    place_zeroed(
+        b,
+        &mut server,
+        SERVER_STACK_TOP - stack_pages * PAGE,
+        stack_pages,
+        "make a stack frame",
+    )?;
+    server.pages.stack = stack_pages;
+    place_zeroed(
+        b,
+        &mut server,
+        SERVER_HEAP_VADDR,
+        heap_pages,
+        "make a heap frame",
+    )?;
+    server.pages.heap = heap_pages;
+
+    // IPC buffer: mapped, then registered with the TCB, then stored.
+    let ipc_frame = b.make(ObjectType::Frame, 0, "make the IPC buffer frame")?;
+    let tables = b.map_frame(
+        ipc_frame,
+        vspace,
+        SERVER_IPC_BUFFER_VADDR,
+        CapRights::READ_WRITE,
+        VmAttributes::NONE,
+    )?;
+    for table in tables {
+        b.stash(&mut server.storage, table)?;
+        server.pages.tables += 1;
+    }
+    server.pages.ipc_info = 1;
+
+    // The fault endpoint, minted with the server's fault badge into a root slot for
+    // TcbConfigure, which copies it into the TCB.
+    let fault_source = match &desc.fault_handler {
+        FaultHandler::Supervisor => Some(supervisor),
+        FaultHandler::None => None,
+        FaultHandler::Endpoint(name) => {
+            Some(endpoints.get(name).ok_or(BuildError::NoFaultEndpoint)?)
+        }
+    };
+    let fault_ep = match fault_source {
+        Some(source) => {
+            let slot = b.slots.alloc().ok_or(BuildError::OutOfSlots)?;
+            if let Err(e) = root::cnode().mint(
+                slot,
+                Cap::<CNode>::invoker_root(),
+                source.cptr(),
+                CapRights::WRITE.union(CapRights::GRANT),
+                fault_badge(index),
+            ) {
+                b.slots.free(slot);
+                return Err(BuildError::Kernel {
+                    what: "mint the fault endpoint",
+                    error: e,
+                });
+            }
+            Some(Cap::<Endpoint>::from_cptr(slot))
+        }
+        None => None,
+    };
+    let configured = tcb
+        .configure(
+            fault_ep,
+            cnode,
+            vspace,
+            SERVER_IPC_BUFFER_VADDR,
+            Some(ipc_frame),
+        )
+        .context("configure the TCB");
+    if let Some(ep) = fault_ep
+        && let Err(e) = b.delete(ep)
+    {
+        warn!("server '{}': {e}", desc.name);
+    }
+    configured?;
+    b.stash(&mut server.storage, ipc_frame)?;
+
+    tcb.set_priority(desc.priority)
+        .context("set the priority")?;
+    tcb.write_registers(false, elf.entry(), SERVER_STACK_TOP, &[SERVER_INFO_VADDR])
+        .context("write the registers")?;
+    Ok(server)
+}
+
+/// Fills a server's CNode from slot 1 on.
+struct CNodeFiller {
+    cnode: Cap<CNode>,
+    next: CPtr,
+}
+
+impl CNodeFiller {
+    const END: CPtr = 1 << SERVER_CNODE_RADIX;
+
+    fn slot(&self) -> Result<CPtr, BuildError> {
+        if self.next < Self::END {
+            Ok(self.next)
+        } else {
+            Err(BuildError::ServerCNodeFull)
+        }
+    }
+
+    /// Copies (with `badge`: mints) the root's capability `src` into the next slot.
+    fn give(
+        &mut self,
+        src: CPtr,
+        rights: CapRights,
+        badge: Option<Badge>,
+    ) -> Result<CPtr, BuildError> {
+        let slot = self.slot()?;
+        let root_cnode = Cap::<CNode>::invoker_root();
+        match badge {
+            None => self
+                .cnode
+                .copy(slot, root_cnode, src, rights)
+                .context("copy a capability")?,
+            Some(badge) => self
+                .cnode
+                .mint(slot, root_cnode, src, rights, badge)
+                .context("mint a capability")?,
+        }
+        self.next += 1;
+        Ok(slot)
+    }
+}
+
+/// Phase 3 for server `index` (`server`): its capabilities and server-info page; logs what it
+/// got. `tcbs[i]` is the TCB of server `i` if it was built.
+pub fn grant(
+    b: &mut Builder,
+    index: usize,
+    image: &ImageDescription,
+    server: &mut BuiltServer,
+    tcbs: &[Option<Cap<Tcb>>],
+    endpoints: &Endpoints,
+    counter_frequency: u64,
+) -> Result<(), BuildError> {
+    let desc = &image.servers[index];
+    let name = desc.name.as_str();
+    let mut info = ServerInfo::new(name);
+    let mut summary: heapless::String<320> = heapless::String::new();
+    let mut filler = CNodeFiller {
+        cnode: server.cnode,
+        next: 1,
+    };
+
+    info.own_tcb = filler.give(server.tcb.cptr(), CapRights::ALL, None)?;
+    let _ = write!(summary, "own tcb");
+    for endpoint in &desc.endpoints {
+        let granted = endpoints
+            .get(endpoint)
+            .map(|ep| filler.give(ep.cptr(), CapRights::ALL, None));
+        match granted {
+            Some(Ok(slot)) => {
+                info.push_endpoint(endpoint, slot);
+                let _ = write!(summary, ", endpoint {endpoint}");
+            }
+            Some(Err(e)) => warn!("server '{name}': endpoint '{endpoint}' not granted: {e}"),
+            None => warn!("server '{name}': endpoint '{endpoint}' does not exist"),
+        }
+    }
+    let badge = call_badge(index);
+    for endpoint in &desc.calls {
+        let granted = endpoints.get(endpoint).map(|ep| {
+            filler.give(
+                ep.cptr(),
+                CapRights::WRITE.union(CapRights::GRANT),
+                Some(badge),
+            )
+        });
+        match granted {
+            Some(Ok(slot)) => {
+                info.push_call(endpoint, slot);
+                let _ = write!(summary, ", calls {endpoint} (badge {badge})");
+            }
+            Some(Err(e)) => warn!("server '{name}': call of '{endpoint}' not granted: {e}"),
+            None => warn!("server '{name}': endpoint '{endpoint}' to call does not exist"),
+        }
+    }
+    for controlled in &desc.controls {
+        let target = image
+            .servers
+            .iter()
+            .position(|s| s.name == *controlled)
+            .and_then(|i| tcbs.get(i).copied().flatten());
+        match target.map(|tcb| filler.give(tcb.cptr(), CapRights::ALL, None)) {
+            Some(Ok(slot)) => {
+                info.push_control(controlled, slot);
+                let _ = write!(summary, ", controls {controlled}");
+            }
+            Some(Err(e)) => warn!("server '{name}': control of '{controlled}' not granted: {e}"),
+            None => warn!("server '{name}': '{controlled}' to control was not built"),
+        }
+    }
+    if desc.own_cnode {
+        match filler.give(server.cnode.cptr(), CapRights::ALL, None) {
+            Ok(slot) => {
+                info.own_cnode = slot;
+                let _ = write!(summary, ", own cnode");
+            }
+            Err(e) => warn!("server '{name}': own CNode not granted: {e}"),
+        }
+    }
+    if desc.poweroff {
+        match filler.give(root::sys_control().cptr(), CapRights::ALL, None) {
+            Ok(slot) => {
+                info.sys_control = slot;
+                let _ = write!(summary, ", sys control");
+            }
+            Err(e) => warn!("server '{name}': system control not granted: {e}"),
+        }
+    }
+    if desc.untyped_bits != 0 {
+        let bits = u32::from(desc.untyped_bits);
+        let granted = filler.slot().and_then(|slot| {
+            b.pool
+                .retype(ObjectType::Untyped, bits, filler.cnode, slot, 1)
+                .context("make the untyped")
+                .map(|()| slot)
+        });
+        match granted {
+            Ok(slot) => {
+                filler.next += 1;
+                info.untyped = slot;
+                info.untyped_bits = u64::from(bits);
+                let _ = write!(summary, ", untyped 2^{bits}");
+            }
+            Err(e) => warn!("server '{name}': untyped not granted: {e}"),
+        }
+    }
+    info.empty_start = filler.next;
+    info.empty_end = CNodeFiller::END;
+    info.heap_base = SERVER_HEAP_VADDR;
+    info.heap_len = u64::from(desc.heap_pages) * PAGE;
+    info.counter_frequency = counter_frequency;
+
+    // The server-info page, mapped read-only.
+    let frame: Cap<Frame> = b.make(ObjectType::Frame, 0, "make the server-info frame")?;
+    let written = b.fill_frame(frame, |page| {
+        page.fill(0);
+        let dest = page.as_mut_ptr().cast::<ServerInfo>();
+        // SAFETY: `page` is one page-aligned page of writable memory (the scratch mapping);
+        // ServerInfo fits in a page (checked at compile time in `server_info`) and needs only
+        // 8-byte alignment.
+        unsafe { dest.write(info) };
+    });
+    if let Err(e) = written {
+        let _ = b.delete(frame);
+        return Err(e);
+    }
+    place(
+        b,
+        server,
+        frame,
+        SERVER_INFO_VADDR,
+        CapRights::READ,
+        VmAttributes::NONE,
+    )?;
+    server.pages.ipc_info += 1;
+    let pages = server.pages;
+
+    let mut fault: heapless::String<64> = heapless::String::new();
+    let _ = match &desc.fault_handler {
+        FaultHandler::Supervisor => {
+            write!(fault, "the supervisor (badge {:#x})", fault_badge(index))
+        }
+        FaultHandler::None => write!(fault, "nobody (the kernel suspends it)"),
+        FaultHandler::Endpoint(ep) => {
+            write!(fault, "endpoint {ep} (badge {:#x})", fault_badge(index))
+        }
+    };
+    info!(
+        "server '{name}' (program {}, priority {}): {} pages ({} program, {} stack, {} heap, \
+         {} ipc/info, {} page tables); caps: {summary}; faults to {fault}",
+        desc.program,
+        desc.priority,
+        pages.total(),
+        pages.program,
+        pages.stack,
+        pages.heap,
+        pages.ipc_info,
+        pages.tables,
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_estimates() {
+        assert_eq!(tables_for(0x20_0000, 0x20_0000), 0);
+        // One page: one table per level.
+        assert_eq!(tables_for(0x20_0000, 0x20_1000), 3);
+        // Across a 2 MiB boundary: two last-level tables.
+        assert_eq!(tables_for(0x1f_f000, 0x20_1000), 4);
+        // Info page to stack top: 16 MiB = 8 last-level tables.
+        assert_eq!(tables_for(SERVER_INFO_VADDR, SERVER_STACK_TOP), 10);
+        assert_eq!(table_estimate((0x20_0000, 0x22_4000), 0), 3 + 10);
+    }
+}

@@ -1,0 +1,77 @@
+//! x86_64: the `syscall` instruction with the syscall number in rax, rdi = cptr in / badge out,
+//! rsi = message info, rdx, r8, r9, r10 = message registers 0..3, r12 = kernel status out. The
+//! kernel preserves every other register except rcx and r11, which `syscall` itself clobbers.
+
+use super::SyscallRegisters;
+use core::arch::asm;
+
+/// Traps into the kernel.
+#[inline(always)]
+pub(crate) fn syscall(number: u64, word0: u64, info: u64, mrs: [u64; 4]) -> SyscallRegisters {
+    let (mut rdi, mut rsi) = (word0, info);
+    let [mut rdx, mut r8, mut r9, mut r10] = mrs;
+    let r12: u64;
+    // SAFETY: `syscall` enters the kernel, which reads and writes only the registers named here
+    // (rcx and r11 are declared clobbered; all others are preserved) and memory the thread owns
+    // (its IPC buffer, which the compiler treats as clobbered because the asm is not `nomem`).
+    // It does not touch the user stack.
+    unsafe {
+        asm!(
+            "syscall",
+            inlateout("rax") number => _,
+            inout("rdi") rdi,
+            inout("rsi") rsi,
+            inout("rdx") rdx,
+            inout("r8") r8,
+            inout("r9") r9,
+            inout("r10") r10,
+            lateout("r12") r12,
+            out("rcx") _,
+            out("r11") _,
+            options(nostack),
+        );
+    }
+    SyscallRegisters {
+        word0: rdi,
+        info: rsi,
+        mrs: [rdx, r8, r9, r10],
+        status: r12,
+    }
+}
+
+/// The time-stamp counter.
+#[inline(always)]
+pub(crate) fn read_counter() -> u64 {
+    let (lo, hi): (u32, u32);
+    // SAFETY: `rdtsc` only reads the time-stamp counter (user mode may: CR4.TSD is clear).
+    unsafe { asm!("rdtsc", out("eax") lo, out("edx") hi, options(nomem, nostack)) };
+    (u64::from(hi) << 32) | u64::from(lo)
+}
+
+/// Faults with an undefined instruction; if the thread is resumed, it faults again.
+#[inline(always)]
+pub(crate) fn fault() -> ! {
+    loop {
+        // SAFETY: `ud2` only raises an invalid-opcode exception, which the kernel turns into a
+        // fault message; no state of this program is changed.
+        unsafe { asm!("ud2", options(nomem, nostack)) };
+    }
+}
+
+// The ELF entry point. The thread's creator set rsp (16-byte aligned) and put the boot-info or
+// server-info address in rdi. Clear the frame pointer so that backtraces end here, align rsp so
+// that the callee sees the SysV alignment after `call`, and call the glue the entry macro
+// generated; it never returns, but if it did, fault.
+#[cfg(target_os = "none")]
+core::arch::global_asm!(
+    ".section .text._start, \"ax\"",
+    ".global _start",
+    ".type _start, @function",
+    "_start:",
+    "    xor ebp, ebp",
+    "    and rsp, -16",
+    "    call __axolotl_rt_main",
+    "2:  ud2",
+    "    jmp 2b",
+    ".size _start, . - _start",
+);

@@ -1,0 +1,468 @@
+//! Typed capabilities and the invocations of kernel objects.
+//!
+//! A [`Cap<T>`] is a capability pointer (a slot index in the thread's root CNode) tagged with the
+//! type of object it is expected to name. The tag is a promise of this program, not checked by the
+//! kernel until the capability is used: invoking a `Cap<Tcb>` that names an endpoint fails with
+//! [`Error::InvalidCapability`].
+//!
+//! Every invocation is a `Call` on the capability with the label an [`Invocation`] and the
+//! arguments in MR0.., exactly as documented in `axolotl_abi::invocation`. It fails with the
+//! kernel status if the kernel refused the call, else with the reply's label if nonzero.
+
+use crate::ipc_buffer::get_mr;
+use crate::syscall;
+use axolotl_abi::invocation::{TCB_ARG_REGISTERS, WRITE_REGISTERS_RESUME};
+use axolotl_abi::{
+    Badge, CPtr, CapRights, Error, Invocation, MessageInfo, ObjectType, VmAttributes,
+};
+use core::fmt;
+use core::marker::PhantomData;
+
+/// The kind of object a capability names.
+pub trait CapType: 'static {
+    const NAME: &'static str;
+}
+
+macro_rules! cap_types {
+    ($($(#[$doc:meta])* $name:ident),* $(,)?) => {$(
+        $(#[$doc])*
+        #[derive(Debug)]
+        pub enum $name {}
+        impl CapType for $name {
+            const NAME: &'static str = stringify!($name);
+        }
+    )*};
+}
+
+cap_types! {
+    /// Untyped memory, from which every object is retyped.
+    Untyped,
+    /// A thread control block.
+    Tcb,
+    /// An IPC endpoint.
+    Endpoint,
+    /// A notification (an array of binary semaphores in one word).
+    Notification,
+    /// A CNode (a table of capability slots).
+    CNode,
+    /// A 4 KiB frame of memory.
+    Frame,
+    /// A page table below the root of an address space.
+    PageTable,
+    /// The root of an address space.
+    VSpace,
+    /// The authority to create IRQ handler capabilities.
+    IrqControl,
+    /// The authority over one interrupt line.
+    IrqHandler,
+    /// The authority to power the machine off.
+    SysControl,
+    /// A capability of a type not (yet) known.
+    Unspecified,
+}
+
+/// A capability to an object of type `T`, by its slot in the thread's root CNode.
+pub struct Cap<T: CapType> {
+    cptr: CPtr,
+    _type: PhantomData<T>,
+}
+
+impl<T: CapType> Clone for Cap<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T: CapType> Copy for Cap<T> {}
+impl<T: CapType> PartialEq for Cap<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.cptr == other.cptr
+    }
+}
+impl<T: CapType> Eq for Cap<T> {}
+
+impl<T: CapType> fmt::Debug for Cap<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Cap<{}>({})", T::NAME, self.cptr)
+    }
+}
+
+impl<T: CapType> Cap<T> {
+    /// The capability in slot `cptr` of the thread's root CNode.
+    pub const fn from_cptr(cptr: CPtr) -> Self {
+        Cap {
+            cptr,
+            _type: PhantomData,
+        }
+    }
+
+    /// Its slot in the thread's root CNode.
+    pub const fn cptr(self) -> CPtr {
+        self.cptr
+    }
+
+    /// The same slot, seen as a capability to another type of object.
+    pub const fn cast<U: CapType>(self) -> Cap<U> {
+        Cap::from_cptr(self.cptr)
+    }
+
+    /// Slot 0, which is always empty.
+    pub const fn is_null(self) -> bool {
+        self.cptr == 0
+    }
+
+    /// Performs invocation `label` with `args` in MR0.. and checks the result. The reply's
+    /// message registers are read with [`get_mr`].
+    fn invoke(self, label: Invocation, args: &[u64]) -> Result<MessageInfo, Error> {
+        set_mrs_checked(args)?;
+        let (reply, _) = syscall::call(self.cptr, MessageInfo::new(label as u64, 0, args.len()))?;
+        match reply.label() {
+            0 => Ok(reply),
+            code => Err(Error::from_u64(code).unwrap_or(Error::IllegalOperation)),
+        }
+    }
+}
+
+fn set_mrs_checked(args: &[u64]) -> Result<(), Error> {
+    if args.len() > axolotl_abi::message::MSG_MAX_LENGTH {
+        return Err(Error::InvalidArgument);
+    }
+    crate::ipc_buffer::set_mrs(args);
+    Ok(())
+}
+
+impl Cap<CNode> {
+    /// As a CNode *argument* of an invocation: the invoker's own root CNode (cptr 0). Not a
+    /// capability that can itself be invoked; the root task's CNode capability is
+    /// [`crate::root::cnode`].
+    pub const fn invoker_root() -> Cap<CNode> {
+        Cap::from_cptr(0)
+    }
+
+    /// Copies the capability in slot `src_index` of `src_cnode` into slot `dest_index` of this
+    /// CNode, with its rights reduced to `rights`.
+    pub fn copy(
+        self,
+        dest_index: CPtr,
+        src_cnode: Cap<CNode>,
+        src_index: CPtr,
+        rights: CapRights,
+    ) -> Result<(), Error> {
+        self.invoke(
+            Invocation::CNodeCopy,
+            &[dest_index, src_cnode.cptr, src_index, rights.0],
+        )
+        .map(drop)
+    }
+
+    /// Like [`Cap::copy`], and the new capability carries `badge` (endpoints, notifications).
+    pub fn mint(
+        self,
+        dest_index: CPtr,
+        src_cnode: Cap<CNode>,
+        src_index: CPtr,
+        rights: CapRights,
+        badge: Badge,
+    ) -> Result<(), Error> {
+        self.invoke(
+            Invocation::CNodeMint,
+            &[dest_index, src_cnode.cptr, src_index, rights.0, badge],
+        )
+        .map(drop)
+    }
+
+    /// Moves the capability in slot `src_index` of `src_cnode` into slot `dest_index` of this
+    /// CNode.
+    pub fn move_(
+        self,
+        dest_index: CPtr,
+        src_cnode: Cap<CNode>,
+        src_index: CPtr,
+    ) -> Result<(), Error> {
+        self.invoke(
+            Invocation::CNodeMove,
+            &[dest_index, src_cnode.cptr, src_index],
+        )
+        .map(drop)
+    }
+
+    /// Empties slot `index` of this CNode.
+    pub fn delete(self, index: CPtr) -> Result<(), Error> {
+        self.invoke(Invocation::CNodeDelete, &[index]).map(drop)
+    }
+
+    /// Deletes every capability derived from the one in slot `index` of this CNode.
+    pub fn revoke(self, index: CPtr) -> Result<(), Error> {
+        self.invoke(Invocation::CNodeRevoke, &[index]).map(drop)
+    }
+}
+
+impl Cap<Untyped> {
+    /// Makes `count` objects of type `ty` (`size_bits`: the radix of a CNode, the size of an
+    /// Untyped; ignored otherwise) in slots `dest_index..dest_index + count` of `dest_cnode`.
+    pub fn retype(
+        self,
+        ty: ObjectType,
+        size_bits: u32,
+        dest_cnode: Cap<CNode>,
+        dest_index: CPtr,
+        count: u64,
+    ) -> Result<(), Error> {
+        self.invoke(
+            Invocation::UntypedRetype,
+            &[
+                ty as u64,
+                u64::from(size_bits),
+                dest_cnode.cptr,
+                dest_index,
+                count,
+            ],
+        )
+        .map(drop)
+    }
+}
+
+/// Registers of a thread as `TcbReadRegisters` returns them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ThreadRegisters {
+    pub pc: u64,
+    pub sp: u64,
+    /// The argument registers (aarch64 x0..x5, x86_64 rdi, rsi, rdx, rcx, r8, r9).
+    pub args: [u64; TCB_ARG_REGISTERS],
+}
+
+impl Cap<Tcb> {
+    /// Sets the thread's fault endpoint (a capability in the *invoker's* CNode, which the kernel
+    /// copies into the TCB; `None`: faults suspend the thread), its CSpace and VSpace roots and
+    /// its IPC buffer (address in its VSpace and the frame backing it).
+    pub fn configure(
+        self,
+        fault_ep: Option<Cap<Endpoint>>,
+        cspace: Cap<CNode>,
+        vspace: Cap<VSpace>,
+        ipc_buffer_vaddr: u64,
+        ipc_buffer_frame: Option<Cap<Frame>>,
+    ) -> Result<(), Error> {
+        self.invoke(
+            Invocation::TcbConfigure,
+            &[
+                fault_ep.map_or(0, Cap::cptr),
+                cspace.cptr,
+                vspace.cptr,
+                ipc_buffer_vaddr,
+                ipc_buffer_frame.map_or(0, Cap::cptr),
+            ],
+        )
+        .map(drop)
+    }
+
+    /// Sets the thread's priority (0 lowest, 255 highest).
+    pub fn set_priority(self, priority: u8) -> Result<(), Error> {
+        self.invoke(Invocation::TcbSetPriority, &[u64::from(priority)])
+            .map(drop)
+    }
+
+    /// Sets pc, sp and the first `args.len()` (at most 6) argument registers, and makes the
+    /// thread runnable if `resume`.
+    pub fn write_registers(
+        self,
+        resume: bool,
+        pc: u64,
+        sp: u64,
+        args: &[u64],
+    ) -> Result<(), Error> {
+        if args.len() > TCB_ARG_REGISTERS {
+            return Err(Error::InvalidArgument);
+        }
+        let mut words = [0u64; 3 + TCB_ARG_REGISTERS];
+        words[0] = if resume { WRITE_REGISTERS_RESUME } else { 0 };
+        words[1] = pc;
+        words[2] = sp;
+        words[3..3 + args.len()].copy_from_slice(args);
+        self.invoke(Invocation::TcbWriteRegisters, &words[..3 + args.len()])
+            .map(drop)
+    }
+
+    /// Reads pc, sp and the argument registers.
+    pub fn read_registers(self) -> Result<ThreadRegisters, Error> {
+        self.invoke(Invocation::TcbReadRegisters, &[])?;
+        let mut regs = ThreadRegisters {
+            pc: get_mr(0),
+            sp: get_mr(1),
+            ..ThreadRegisters::default()
+        };
+        for (i, arg) in regs.args.iter_mut().enumerate() {
+            *arg = get_mr(2 + i);
+        }
+        Ok(regs)
+    }
+
+    /// Makes the thread runnable.
+    pub fn resume(self) -> Result<(), Error> {
+        self.invoke(Invocation::TcbResume, &[]).map(drop)
+    }
+
+    /// Stops the thread (cancelling any IPC it is blocked in) until it is resumed.
+    pub fn suspend(self) -> Result<(), Error> {
+        self.invoke(Invocation::TcbSuspend, &[]).map(drop)
+    }
+
+    /// Binds a notification: signals to it are also delivered while the thread waits on an
+    /// endpoint.
+    pub fn bind_notification(self, notification: Cap<Notification>) -> Result<(), Error> {
+        self.invoke(Invocation::TcbBindNotification, &[notification.cptr])
+            .map(drop)
+    }
+
+    pub fn unbind_notification(self) -> Result<(), Error> {
+        self.invoke(Invocation::TcbUnbindNotification, &[])
+            .map(drop)
+    }
+}
+
+impl Cap<PageTable> {
+    /// Maps this page table into `vspace` to cover `vaddr`, at the first level of the
+    /// translation of `vaddr` that is missing (the kernel picks the level).
+    pub fn map(self, vspace: Cap<VSpace>, vaddr: u64) -> Result<(), Error> {
+        self.invoke(Invocation::PageTableMap, &[vspace.cptr, vaddr])
+            .map(drop)
+    }
+
+    pub fn unmap(self) -> Result<(), Error> {
+        self.invoke(Invocation::PageTableUnmap, &[]).map(drop)
+    }
+}
+
+impl Cap<Frame> {
+    /// Maps this frame at `vaddr` in `vspace`. Fails with [`Error::FailedLookup`] if a page table
+    /// on the way is missing: map one ([`Cap::<PageTable>::map`]) and retry. A capability holds
+    /// one mapping at a time; copy it to map the frame twice.
+    pub fn map(
+        self,
+        vspace: Cap<VSpace>,
+        vaddr: u64,
+        rights: CapRights,
+        attrs: VmAttributes,
+    ) -> Result<(), Error> {
+        self.invoke(
+            Invocation::FrameMap,
+            &[vspace.cptr, vaddr, rights.0, attrs.0],
+        )
+        .map(drop)
+    }
+
+    pub fn unmap(self) -> Result<(), Error> {
+        self.invoke(Invocation::FrameUnmap, &[]).map(drop)
+    }
+
+    /// The frame's physical address (for device drivers).
+    pub fn paddr(self) -> Result<u64, Error> {
+        self.invoke(Invocation::FrameGetAddress, &[])?;
+        Ok(get_mr(0))
+    }
+}
+
+impl Cap<IrqControl> {
+    /// Creates the handler capability for interrupt `irq` in slot `dest_index` of `dest_cnode`.
+    pub fn get(self, irq: u64, dest_cnode: Cap<CNode>, dest_index: CPtr) -> Result<(), Error> {
+        self.invoke(
+            Invocation::IrqControlGet,
+            &[irq, dest_cnode.cptr, dest_index],
+        )
+        .map(drop)
+    }
+}
+
+impl Cap<IrqHandler> {
+    /// The notification the interrupt signals.
+    pub fn set_notification(self, notification: Cap<Notification>) -> Result<(), Error> {
+        self.invoke(Invocation::IrqHandlerSetNotification, &[notification.cptr])
+            .map(drop)
+    }
+
+    /// Unmasks the interrupt after handling it.
+    pub fn ack(self) -> Result<(), Error> {
+        self.invoke(Invocation::IrqHandlerAck, &[]).map(drop)
+    }
+
+    /// Unbinds the notification.
+    pub fn clear(self) -> Result<(), Error> {
+        self.invoke(Invocation::IrqHandlerClear, &[]).map(drop)
+    }
+}
+
+impl Cap<SysControl> {
+    /// Powers the machine off with exit status `code` (QEMU exits with it). Panics if the
+    /// kernel refuses.
+    pub fn poweroff(self, code: u64) -> ! {
+        match self.invoke(Invocation::SysControlPoweroff, &[code]) {
+            Err(e) => panic!("poweroff refused: {e}"),
+            Ok(_) => panic!("poweroff returned"),
+        }
+    }
+}
+
+impl Cap<Endpoint> {
+    /// Sends the message in the message registers and waits for the reply (MRs hold it after).
+    pub fn call(self, info: MessageInfo) -> Result<(MessageInfo, Badge), Error> {
+        syscall::call(self.cptr, info)
+    }
+
+    /// Sends, blocking until a receiver takes the message.
+    pub fn send(self, info: MessageInfo) -> Result<(), Error> {
+        syscall::send(self.cptr, info)
+    }
+
+    /// Sends only if a receiver waits.
+    pub fn nb_send(self, info: MessageInfo) -> Result<(), Error> {
+        syscall::nb_send(self.cptr, info)
+    }
+
+    /// Waits for a message; returns its info and the sender's badge.
+    pub fn recv(self) -> Result<(MessageInfo, Badge), Error> {
+        syscall::recv(self.cptr)
+    }
+
+    /// Receives a pending message, or `Err(Error::WouldBlock)`.
+    pub fn nb_recv(self) -> Result<(MessageInfo, Badge), Error> {
+        syscall::nb_recv(self.cptr)
+    }
+
+    /// Replies to the current caller with `info` (and the message registers), then waits for the
+    /// next message on this endpoint.
+    pub fn reply_recv(self, info: MessageInfo) -> Result<(MessageInfo, Badge), Error> {
+        syscall::reply_recv(self.cptr, info)
+    }
+}
+
+impl Cap<Notification> {
+    /// Signals: ORs this capability's badge into the notification word.
+    pub fn signal(self) -> Result<(), Error> {
+        syscall::send(self.cptr, MessageInfo::new(0, 0, 0))
+    }
+
+    /// Waits for a signal; returns the notification word (cleared by the wait).
+    pub fn wait(self) -> Result<Badge, Error> {
+        syscall::recv(self.cptr).map(|(_, word)| word)
+    }
+
+    /// The notification word if signalled (cleared by the poll), else `None`.
+    pub fn poll(self) -> Result<Option<Badge>, Error> {
+        match syscall::nb_recv(self.cptr) {
+            Ok((_, 0)) | Err(Error::WouldBlock) => Ok(None),
+            Ok((_, word)) => Ok(Some(word)),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn casts_keep_the_slot() {
+        let c = Cap::<Endpoint>::from_cptr(9);
+        assert_eq!(c.cast::<Unspecified>().cptr(), 9);
+        assert!(Cap::<Tcb>::from_cptr(0).is_null());
+    }
+}

@@ -1,0 +1,114 @@
+//! The calling thread's IPC buffer and its message registers.
+//!
+//! Message registers 0..3 travel in CPU registers, 4.. in the IPC buffer. As in seL4's libsel4,
+//! user code never cares which: [`set_mr`] and [`get_mr`] always use `IpcBuffer::msg[i]`, and the
+//! system call wrappers in [`crate::syscall`] load `msg[0..4]` into the CPU registers before
+//! trapping and store them back afterwards.
+//!
+//! The buffer's address is set once at start-up by the entry glue (the root task's
+//! [`ROOT_IPC_BUFFER_VADDR`](axolotl_abi::bootinfo::ROOT_IPC_BUFFER_VADDR), a server's
+//! [`SERVER_IPC_BUFFER_VADDR`](crate::server_info::SERVER_IPC_BUFFER_VADDR)). One thread per
+//! address space for now; a multi-threaded program will need a per-thread pointer here.
+//!
+//! Accesses go through raw pointers, never long-lived references, because the kernel writes the
+//! buffer during system calls.
+
+use axolotl_abi::message::{MSG_MAX_EXTRA_CAPS, MSG_MAX_LENGTH};
+use axolotl_abi::{CPtr, IpcBuffer};
+use core::sync::atomic::{AtomicPtr, Ordering};
+
+static IPC_BUFFER: AtomicPtr<IpcBuffer> = AtomicPtr::new(core::ptr::null_mut());
+
+/// Sets the address of the calling thread's IPC buffer.
+///
+/// # Safety
+/// `vaddr` must be the page-aligned address of a page mapped read/write in this address space for
+/// the rest of the program, registered with the kernel as this thread's IPC buffer, and not used
+/// for anything else.
+pub unsafe fn set_ipc_buffer(vaddr: u64) {
+    IPC_BUFFER.store(vaddr as usize as *mut IpcBuffer, Ordering::Relaxed);
+}
+
+/// The IPC buffer, or `None` before start-up set it.
+fn buffer() -> Option<*mut IpcBuffer> {
+    let p = IPC_BUFFER.load(Ordering::Relaxed);
+    (!p.is_null()).then_some(p)
+}
+
+/// Message register `i` (`i` < [`MSG_MAX_LENGTH`]); 0 for an out-of-range index or before start-up.
+pub fn get_mr(i: usize) -> u64 {
+    match buffer() {
+        // SAFETY: `p` points to the mapped IPC buffer (see `set_ipc_buffer`) and `i` is in bounds
+        // of `msg`; no reference to the buffer is alive.
+        Some(p) if i < MSG_MAX_LENGTH => unsafe { (&raw const (*p).msg[i]).read() },
+        _ => 0,
+    }
+}
+
+/// Sets message register `i` (`i` < [`MSG_MAX_LENGTH`]; others are ignored).
+pub fn set_mr(i: usize, value: u64) {
+    if let Some(p) = buffer()
+        && i < MSG_MAX_LENGTH
+    {
+        // SAFETY: as in `get_mr`.
+        unsafe { (&raw mut (*p).msg[i]).write(value) }
+    }
+}
+
+/// Sets message registers `0..values.len()`.
+pub fn set_mrs(values: &[u64]) {
+    for (i, &v) in values.iter().enumerate() {
+        set_mr(i, v);
+    }
+}
+
+/// Send side: the capability (a cptr in the sender's root CNode) transferred as extra cap `i`.
+pub fn set_cap(i: usize, cptr: CPtr) {
+    if let Some(p) = buffer()
+        && i < MSG_MAX_EXTRA_CAPS
+    {
+        // SAFETY: as in `get_mr`; `i` is in bounds of `caps_or_badges`.
+        unsafe { (&raw mut (*p).caps_or_badges[i]).write(cptr) }
+    }
+}
+
+/// Receive side: the badge of unwrapped extra capability `i`.
+pub fn get_unwrapped_badge(i: usize) -> u64 {
+    match buffer() {
+        // SAFETY: as in `get_mr`; `i` is in bounds of `caps_or_badges`.
+        Some(p) if i < MSG_MAX_EXTRA_CAPS => unsafe { (&raw const (*p).caps_or_badges[i]).read() },
+        _ => 0,
+    }
+}
+
+/// Receive side: where a capability sent to this thread is placed (`cnode` 0 = its root CNode;
+/// `index` 0 = accept none).
+pub fn set_receive_slot(cnode: CPtr, index: CPtr) {
+    if let Some(p) = buffer() {
+        // SAFETY: as in `get_mr`.
+        unsafe {
+            (&raw mut (*p).receive_cnode).write(cnode);
+            (&raw mut (*p).receive_index).write(index);
+            (&raw mut (*p).receive_depth).write(0);
+        }
+    }
+}
+
+/// Message registers 0..3 as they are to be loaded into CPU registers.
+#[inline(always)]
+pub(crate) fn load_cpu_mrs() -> [u64; 4] {
+    match buffer() {
+        // SAFETY: as in `get_mr`; indexes 0..4 are in bounds.
+        Some(p) => unsafe { (&raw const (*p).msg).cast::<[u64; 4]>().read() },
+        None => [0; 4],
+    }
+}
+
+/// Stores message registers 0..3 received in CPU registers into the buffer.
+#[inline(always)]
+pub(crate) fn store_cpu_mrs(mrs: [u64; 4]) {
+    if let Some(p) = buffer() {
+        // SAFETY: as in `get_mr`; indexes 0..4 are in bounds.
+        unsafe { (&raw mut (*p).msg).cast::<[u64; 4]>().write(mrs) }
+    }
+}

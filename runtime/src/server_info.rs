@@ -1,0 +1,309 @@
+//! The contract between the root task and each server it starts.
+//!
+//! Address-space layout of a server:
+//!
+//! | address | what |
+//! |---|---|
+//! | `PAGE_SIZE..SERVER_INFO_VADDR` | the program's ELF segments |
+//! | [`SERVER_INFO_VADDR`] | this page, [`ServerInfo`], read-only |
+//! | [`SERVER_IPC_BUFFER_VADDR`] | the IPC buffer, read/write |
+//! | one page below the stack | unmapped guard page |
+//! | `SERVER_STACK_TOP - stack_pages * PAGE_SIZE..SERVER_STACK_TOP` | the stack |
+//! | [`SERVER_HEAP_VADDR`]`..+heap_len` | the heap (zeroed), if any |
+//!
+//! The thread starts at the ELF entry with sp = [`SERVER_STACK_TOP`] and its first argument
+//! register = [`SERVER_INFO_VADDR`]. Its CSpace is one CNode of 2^[`SERVER_CNODE_RADIX`] slots,
+//! holding only the capabilities listed in [`ServerInfo`]: its endpoints (full rights), the
+//! endpoints it calls (minted WRITE|GRANT with badge [`call_badge`] of the caller), the TCBs of
+//! the servers it controls, its own TCB (always; the runtime suspends it when `main` returns),
+//! and, if the image grants them, its own CNode, an Untyped and the system-control capability.
+//! Empty slots are `empty_start..empty_end`.
+
+use crate::cap::{CNode, Cap, Endpoint, SysControl, Tcb, Untyped};
+use axolotl_abi::{Badge, CPtr, PAGE_SIZE};
+
+/// The server-info page.
+pub const SERVER_INFO_VADDR: u64 = 0x1000_0000;
+/// The IPC buffer.
+pub const SERVER_IPC_BUFFER_VADDR: u64 = 0x1000_1000;
+/// The top of the stack (the stack grows down from here).
+pub const SERVER_STACK_TOP: u64 = 0x1100_0000;
+/// The most stack pages that fit between the IPC buffer, the guard page and the stack top.
+pub const SERVER_STACK_PAGES_MAX: u64 =
+    (SERVER_STACK_TOP - SERVER_IPC_BUFFER_VADDR) / PAGE_SIZE as u64 - 2;
+/// The start of the heap.
+pub const SERVER_HEAP_VADDR: u64 = 0x3000_0000;
+/// The end of the region ELF segments may occupy (exclusive); they start at `PAGE_SIZE`.
+pub const SERVER_PROGRAM_END: u64 = SERVER_INFO_VADDR;
+/// log2 of the number of slots of a server's CNode.
+pub const SERVER_CNODE_RADIX: u32 = 8;
+
+/// "SRVRINFO"
+pub const SERVER_INFO_MAGIC: u64 = 0x4f46_4e49_5256_5253;
+/// The longest name a [`NamedCap`] or [`ServerInfo`] holds.
+pub const NAME_LEN: usize = 24;
+pub const MAX_ENDPOINTS: usize = 4;
+pub const MAX_CALLS: usize = 8;
+pub const MAX_CONTROLS: usize = 8;
+
+/// The badge a server's calls to an endpoint carry: 1 + the caller's index in the image.
+pub const fn call_badge(caller_index: usize) -> Badge {
+    1 + caller_index as Badge
+}
+
+/// A capability and the name the image gives it.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NamedCap {
+    /// UTF-8, NUL-padded.
+    pub name: [u8; NAME_LEN],
+    pub cptr: CPtr,
+}
+
+impl NamedCap {
+    pub const EMPTY: NamedCap = NamedCap {
+        name: [0; NAME_LEN],
+        cptr: 0,
+    };
+
+    /// `name` is cut to [`NAME_LEN`] bytes.
+    pub fn new(name: &str, cptr: CPtr) -> NamedCap {
+        let mut n = NamedCap {
+            cptr,
+            ..NamedCap::EMPTY
+        };
+        copy_name(&mut n.name, name);
+        n
+    }
+
+    pub fn name(&self) -> &str {
+        name_str(&self.name, NAME_LEN)
+    }
+}
+
+/// Copies `src` into `dest`, cut at a character boundary, NUL-padding the rest; returns the length.
+fn copy_name(dest: &mut [u8; NAME_LEN], src: &str) -> usize {
+    let mut len = src.len().min(NAME_LEN);
+    while !src.is_char_boundary(len) {
+        len -= 1;
+    }
+    dest.fill(0);
+    dest[..len].copy_from_slice(&src.as_bytes()[..len]);
+    len
+}
+
+fn name_str(bytes: &[u8; NAME_LEN], len: usize) -> &str {
+    let len = len.min(NAME_LEN);
+    let len = bytes[..len].iter().position(|&c| c == 0).unwrap_or(len);
+    core::str::from_utf8(&bytes[..len]).unwrap_or("?")
+}
+
+fn find(list: &[NamedCap], count: u64, name: &str) -> Option<CPtr> {
+    let n = (count as usize).min(list.len());
+    list[..n]
+        .iter()
+        .find(|c| c.name() == name && c.cptr != 0)
+        .map(|c| c.cptr)
+}
+
+fn nonzero<T: crate::cap::CapType>(cptr: CPtr) -> Option<Cap<T>> {
+    (cptr != 0).then(|| Cap::from_cptr(cptr))
+}
+
+/// The server-info page: what a server was given, written by the root task.
+#[repr(C)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerInfo {
+    /// [`SERVER_INFO_MAGIC`].
+    pub magic: u64,
+    /// The server's name in the image, UTF-8, `name_len` bytes.
+    pub name: [u8; NAME_LEN],
+    pub name_len: u64,
+    /// The heap: `heap_len` bytes (0: none) at `heap_base`, zeroed.
+    pub heap_base: u64,
+    pub heap_len: u64,
+    /// Endpoints it receives on (full rights, unbadged).
+    pub endpoints: [NamedCap; MAX_ENDPOINTS],
+    pub n_endpoints: u64,
+    /// Endpoints it may call (WRITE|GRANT, badge [`call_badge`] of this server).
+    pub calls: [NamedCap; MAX_CALLS],
+    pub n_calls: u64,
+    /// TCBs of the servers it controls, by server name.
+    pub controls: [NamedCap; MAX_CONTROLS],
+    pub n_controls: u64,
+    /// Its own TCB.
+    pub own_tcb: CPtr,
+    /// Its own CNode (0: not granted).
+    pub own_cnode: CPtr,
+    /// An Untyped of 2^`untyped_bits` bytes (0: none).
+    pub untyped: CPtr,
+    pub untyped_bits: u64,
+    /// The system-control capability (0: none).
+    pub sys_control: CPtr,
+    /// Free slots of its CNode: `empty_start..empty_end`.
+    pub empty_start: CPtr,
+    pub empty_end: CPtr,
+    /// Frequency of the counter user space reads for time, in Hz.
+    pub counter_frequency: u64,
+}
+
+const _: () = assert!(core::mem::size_of::<ServerInfo>() <= PAGE_SIZE);
+
+impl ServerInfo {
+    /// Nothing granted, named `name`.
+    pub fn new(name: &str) -> ServerInfo {
+        let mut info = ServerInfo {
+            magic: SERVER_INFO_MAGIC,
+            name: [0; NAME_LEN],
+            name_len: 0,
+            heap_base: SERVER_HEAP_VADDR,
+            heap_len: 0,
+            endpoints: [NamedCap::EMPTY; MAX_ENDPOINTS],
+            n_endpoints: 0,
+            calls: [NamedCap::EMPTY; MAX_CALLS],
+            n_calls: 0,
+            controls: [NamedCap::EMPTY; MAX_CONTROLS],
+            n_controls: 0,
+            own_tcb: 0,
+            own_cnode: 0,
+            untyped: 0,
+            untyped_bits: 0,
+            sys_control: 0,
+            empty_start: 0,
+            empty_end: 0,
+            counter_frequency: 0,
+        };
+        info.name_len = copy_name(&mut info.name, name) as u64;
+        info
+    }
+
+    /// Adds an endpoint it receives on; `false` if the list is full.
+    pub fn push_endpoint(&mut self, name: &str, cptr: CPtr) -> bool {
+        push(&mut self.endpoints, &mut self.n_endpoints, name, cptr)
+    }
+
+    /// Adds an endpoint it may call; `false` if the list is full.
+    pub fn push_call(&mut self, name: &str, cptr: CPtr) -> bool {
+        push(&mut self.calls, &mut self.n_calls, name, cptr)
+    }
+
+    /// Adds the TCB of a server it controls; `false` if the list is full.
+    pub fn push_control(&mut self, name: &str, cptr: CPtr) -> bool {
+        push(&mut self.controls, &mut self.n_controls, name, cptr)
+    }
+
+    /// Whether the root task wrote this page (the magic number is right).
+    pub fn is_valid(&self) -> bool {
+        self.magic == SERVER_INFO_MAGIC
+    }
+
+    /// The server's name in the image.
+    pub fn name(&self) -> &str {
+        name_str(&self.name, self.name_len as usize)
+    }
+
+    /// The endpoint it receives on named `name`.
+    pub fn endpoint(&self, name: &str) -> Option<Cap<Endpoint>> {
+        find(&self.endpoints, self.n_endpoints, name).map(Cap::from_cptr)
+    }
+
+    /// The endpoint named `name` it may call.
+    pub fn client(&self, name: &str) -> Option<Cap<Endpoint>> {
+        find(&self.calls, self.n_calls, name).map(Cap::from_cptr)
+    }
+
+    /// The TCB of server `name`, if it controls it.
+    pub fn control(&self, name: &str) -> Option<Cap<Tcb>> {
+        find(&self.controls, self.n_controls, name).map(Cap::from_cptr)
+    }
+
+    /// The endpoints it receives on.
+    pub fn endpoints(&self) -> &[NamedCap] {
+        &self.endpoints[..(self.n_endpoints as usize).min(MAX_ENDPOINTS)]
+    }
+
+    /// The endpoints it may call.
+    pub fn calls(&self) -> &[NamedCap] {
+        &self.calls[..(self.n_calls as usize).min(MAX_CALLS)]
+    }
+
+    /// The TCBs of the servers it controls.
+    pub fn controls(&self) -> &[NamedCap] {
+        &self.controls[..(self.n_controls as usize).min(MAX_CONTROLS)]
+    }
+
+    pub fn own_tcb(&self) -> Cap<Tcb> {
+        Cap::from_cptr(self.own_tcb)
+    }
+
+    pub fn own_cnode(&self) -> Option<Cap<CNode>> {
+        nonzero(self.own_cnode)
+    }
+
+    /// The granted Untyped and log2 of its size.
+    pub fn untyped(&self) -> Option<(Cap<Untyped>, u32)> {
+        nonzero(self.untyped).map(|c| (c, self.untyped_bits as u32))
+    }
+
+    pub fn sys_control(&self) -> Option<Cap<SysControl>> {
+        nonzero(self.sys_control)
+    }
+
+    /// Free slots of its CNode.
+    pub fn empty_slots(&self) -> core::ops::Range<CPtr> {
+        self.empty_start..self.empty_end.max(self.empty_start)
+    }
+
+    /// The heap as an address range (empty if none).
+    pub fn heap(&self) -> core::ops::Range<u64> {
+        self.heap_base..self.heap_base.saturating_add(self.heap_len)
+    }
+}
+
+fn push(list: &mut [NamedCap], count: &mut u64, name: &str, cptr: CPtr) -> bool {
+    let n = *count as usize;
+    match list.get_mut(n) {
+        Some(slot) => {
+            *slot = NamedCap::new(name, cptr);
+            *count += 1;
+            true
+        }
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_constants() {
+        assert_eq!(SERVER_STACK_PAGES_MAX, 4093);
+        // The guard page under the largest stack is just above the IPC buffer.
+        let guard = SERVER_STACK_TOP - (SERVER_STACK_PAGES_MAX + 1) * PAGE_SIZE as u64;
+        assert_eq!(guard, SERVER_IPC_BUFFER_VADDR + PAGE_SIZE as u64);
+    }
+
+    #[test]
+    fn lookups() {
+        let mut info = ServerInfo::new("ping");
+        assert_eq!(info.name(), "ping");
+        assert!(info.push_call("pong", 9));
+        assert!(info.push_endpoint("ping", 5));
+        assert!(info.push_control("a-very-long-server-name-x", 11));
+        assert_eq!(info.client("pong"), Some(Cap::from_cptr(9)));
+        assert_eq!(info.client("ping"), None);
+        assert_eq!(info.endpoint("ping"), Some(Cap::from_cptr(5)));
+        assert_eq!(info.controls()[0].name(), "a-very-long-server-name-");
+        assert!(info.sys_control().is_none());
+        for i in 1..MAX_CALLS {
+            assert!(info.push_call("x", i as u64));
+        }
+        assert!(!info.push_call("y", 1));
+        // A corrupt count never reads past the array.
+        info.n_calls = 1000;
+        assert_eq!(info.calls().len(), MAX_CALLS);
+        let long = ServerInfo::new("ééééééééééééé"); // 26 bytes, cut at a char boundary
+        assert_eq!(long.name(), "éééééééééééé");
+    }
+}
