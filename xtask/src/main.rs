@@ -106,6 +106,11 @@ fn run(ws: &Workspace, arch: Arch, image: &str, bench: bool) -> Result<i32, Stri
     }
 }
 
+/// How many boots the wall-clock boot time is the median of.
+const BOOT_TIMING_RUNS: usize = 5;
+/// The line the first server of the benchmark image prints first.
+const BOOT_MARKER: &str = "BENCH boot.first_server.instructions";
+
 /// `cargo xtask bench`: runs `images/bench.toml` with instruction counting and reports its
 /// `BENCH <metric>=<integer>` lines.
 fn run_bench(ws: &Workspace, arch: Arch, json: Option<&Path>) -> Result<(), String> {
@@ -168,6 +173,22 @@ fn run_bench(ws: &Workspace, arch: Arch, json: Option<&Path>) -> Result<(), Stri
         Ok(m) => m,
         Err(e) => return fail(e),
     };
+    let mut metrics = metrics;
+    // Wall-clock boot time: QEMU start to the first server's first line, without instruction
+    // counting; the median of a few runs (this one figure varies with the host).
+    let plain = machine.args(arch, &built.kernel, &built.archive, Console::Piped, false);
+    let mut runs = Vec::new();
+    for _ in 0..BOOT_TIMING_RUNS {
+        if let Some(t) =
+            qemu::time_until_line(&machine.qemu, &plain, BOOT_MARKER, Duration::from_secs(30))?
+        {
+            runs.push(t.as_micros() as u64);
+        }
+    }
+    runs.sort_unstable();
+    if let Some(median) = runs.get(runs.len() / 2) {
+        metrics.insert("boot.wallclock.us".to_string(), *median as i64);
+    }
     print!("{}", bench::table(&metrics));
     if let Some(json) = json {
         std::fs::write(json, bench::json(arch.name(), &metrics))

@@ -48,6 +48,45 @@ pub struct Captured {
     pub elapsed: Duration,
 }
 
+/// Starts QEMU and measures the wall-clock time until a line of its standard output contains
+/// `needle`; then kills it. `None` if the line did not come within `timeout`.
+pub fn time_until_line(
+    program: &str,
+    args: &[String],
+    needle: &str,
+    timeout: Duration,
+) -> Result<Option<Duration>, String> {
+    use std::io::{BufRead, BufReader};
+    let start = Instant::now();
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot start {program}: {e}"))?;
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let needle = needle.to_string();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            match line {
+                Ok(l) if l.contains(&needle) => {
+                    let _ = tx.send(start.elapsed());
+                    return;
+                }
+                Ok(_) => {}
+                Err(_) => return,
+            }
+        }
+    });
+    let found = rx.recv_timeout(timeout).ok();
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = reader.join();
+    Ok(found)
+}
+
 /// Runs QEMU with stdin null and its output captured; kills it after `timeout`.
 pub fn run_captured(
     program: &str,

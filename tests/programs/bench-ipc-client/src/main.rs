@@ -29,6 +29,9 @@ fn measure(endpoint: Cap<Endpoint>, words: usize) -> Option<u64> {
 }
 
 fn main(server: &'static ServerInfo) {
+    // Instructions from reset until this first user-level server runs (the counter starts at
+    // zero with the machine).
+    axolotl_rt::debug_println!("BENCH boot.first_server.instructions={}", time::counter());
     let Some(endpoint) = server.client("bench") else {
         log::error!("bench-ipc-client: no capability to 'bench'");
         return;
