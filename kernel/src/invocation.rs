@@ -285,6 +285,7 @@ fn tcb_op(op: Invocation, tcb: TcbPtr, args: &Args) -> Result<Results, Error> {
                     t.ctx.set_arg(i, v);
                 }
             }
+            t.ctx.registers_written();
             t.fault = None;
             if flags & WRITE_REGISTERS_RESUME != 0 {
                 sched::resume(tcb);

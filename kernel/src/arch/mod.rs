@@ -27,8 +27,10 @@ pub const fn image_virt_to_phys(vaddr: u64) -> u64 {
     vaddr - KERNEL_IMAGE_BASE
 }
 
-/// User addresses are below this bound on every architecture (the x86_64 lower canonical half).
-pub const USER_VADDR_LIMIT: u64 = 1 << 47;
+/// User addresses are below this bound on every architecture: the x86_64 lower canonical half
+/// less its last page, so that no instruction can end at the non-canonical 2^47 (which would make
+/// `sysretq` fault in the kernel).
+pub const USER_VADDR_LIMIT: u64 = (1 << 47) - 4096;
 
 /// A region of physical memory.
 #[derive(Clone, Copy, Debug, Default)]

@@ -47,6 +47,8 @@ impl UserContext {
             _pad: 0,
         }
     }
+    /// Registers were written from outside (`TcbWriteRegisters`); `eret` restores them all.
+    pub fn registers_written(&mut self) {}
     /// The capability pointer argument (x0).
     pub fn cptr(&self) -> u64 {
         self.x[0]
