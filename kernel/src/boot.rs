@@ -325,6 +325,9 @@ pub fn boot(boot_arg: u64) -> ! {
     }
     put(slot::IRQ_CONTROL, Cap::IrqControl);
     put(slot::SYS_CONTROL, Cap::SysControl);
+    if Cpu::HAS_IO_PORTS {
+        put(slot::IO_PORT_CONTROL, Cap::IoPortControl);
+    }
 
     // The root task's TCB.
     let tcb_paddr = alloc.alloc(axolotl_abi::object::TCB_BITS);

@@ -72,6 +72,8 @@ pub fn invoke(
         Cap::Frame { .. } => frame_op(op, slot, cap, &args),
         Cap::IrqControl => irq_control_op(op, &args),
         Cap::IrqHandler { irq } => irq_handler_op(op, irq as u32, &args),
+        Cap::IoPortControl => io_port_control_op(op, &args),
+        Cap::IoPort { first, last } => io_port_op(op, first, last, &args),
         Cap::SysControl => match op {
             Invocation::SysControlPoweroff => {
                 let status = args.get(0)?;
@@ -527,4 +529,37 @@ fn irq_handler_op(op: Invocation, irq: u32, args: &Args) -> Result<Results, Erro
         _ => return Err(Error::IllegalOperation),
     }
     Ok(Results::default())
+}
+
+fn io_port_control_op(op: Invocation, args: &Args) -> Result<Results, Error> {
+    if op != Invocation::IoPortControlIssue {
+        return Err(Error::IllegalOperation);
+    }
+    let first = u16::try_from(args.get(0)?).map_err(|_| Error::RangeError)?;
+    let last = u16::try_from(args.get(1)?).map_err(|_| Error::RangeError)?;
+    let cnode = cspace::lookup_cnode(invoker(args), args.get(2)?)?;
+    let dest = cspace::cnode_slot(cnode, args.get(3)?)?;
+    if first > last || !(first..=last).all(Cpu::io_port_allowed) {
+        return Err(Error::RangeError);
+    }
+    if !slot_ref(dest).cap.is_null() {
+        return Err(Error::DeleteFirst);
+    }
+    cspace::insert_new(None, dest, Cap::IoPort { first, last });
+    Ok(Results::default())
+}
+
+fn io_port_op(op: Invocation, first: u16, last: u16, args: &Args) -> Result<Results, Error> {
+    let port = u16::try_from(args.get(0)?).map_err(|_| Error::RangeError)?;
+    if !(first..=last).contains(&port) {
+        return Err(Error::RangeError);
+    }
+    match op {
+        Invocation::IoPortIn8 => Ok(Results::with(&[Cpu::io_port_in8(port) as u64])),
+        Invocation::IoPortOut8 => {
+            Cpu::io_port_out8(port, args.get(1)? as u8);
+            Ok(Results::default())
+        }
+        _ => Err(Error::IllegalOperation),
+    }
 }

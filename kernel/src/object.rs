@@ -71,6 +71,13 @@ pub enum Cap {
         irq: u16,
     },
     SysControl,
+    /// The authority to issue I/O-port capabilities (x86_64).
+    IoPortControl,
+    /// The I/O ports `first..=last` (x86_64).
+    IoPort {
+        first: u16,
+        last: u16,
+    },
 }
 
 impl Cap {
@@ -78,7 +85,13 @@ impl Cap {
     /// same object iff their kinds and ids are equal.
     pub fn object_id(&self) -> Option<(u8, u64)> {
         Some(match *self {
-            Cap::Null | Cap::IrqControl | Cap::SysControl => return None,
+            Cap::Null
+            | Cap::IrqControl
+            | Cap::SysControl
+            | Cap::IoPortControl
+            | Cap::IoPort { .. } => {
+                return None;
+            }
             Cap::Untyped { base, .. } => (1, base),
             Cap::Endpoint { ep, .. } => (2, ep.as_ptr() as u64),
             Cap::Notification { ntfn, .. } => (3, ntfn.as_ptr() as u64),

@@ -20,8 +20,10 @@ pub mod slot {
     pub const SYS_CONTROL: CPtr = 5;
     pub const INIT_IPC_BUFFER: CPtr = 6;
     pub const BOOT_INFO_FRAME: CPtr = 7;
+    /// I/O-port control (x86_64 only; empty on architectures without I/O ports).
+    pub const IO_PORT_CONTROL: CPtr = 8;
     /// The first slot the kernel may fill with boot-time capabilities (untyped).
-    pub const FIRST_DYNAMIC: CPtr = 8;
+    pub const FIRST_DYNAMIC: CPtr = 9;
 }
 
 /// log2 of the number of slots in the root task's CNode.

@@ -29,6 +29,9 @@
 //! | `IrqHandlerSetNotification` | IRQ handler | notification | |
 //! | `IrqHandlerAck`, `IrqHandlerClear` | IRQ handler | | |
 //! | `SysControlPoweroff` | system control | exit status | (does not return) |
+//! | `IoPortControlIssue` | I/O-port control | first port, last port, dest CNode, dest index | |
+//! | `IoPortIn8` | I/O port range | port | byte read |
+//! | `IoPortOut8` | I/O port range | port, byte | |
 
 /// Operations on kernel objects, carried in the message label of an invocation.
 #[repr(u64)]
@@ -58,6 +61,9 @@ pub enum Invocation {
     IrqHandlerAck = 42,
     IrqHandlerClear = 43,
     SysControlPoweroff = 50,
+    IoPortControlIssue = 60,
+    IoPortIn8 = 61,
+    IoPortOut8 = 62,
 }
 
 impl Invocation {
@@ -88,6 +94,9 @@ impl Invocation {
             42 => IrqHandlerAck,
             43 => IrqHandlerClear,
             50 => SysControlPoweroff,
+            60 => IoPortControlIssue,
+            61 => IoPortIn8,
+            62 => IoPortOut8,
             _ => return None,
         })
     }
@@ -111,6 +120,6 @@ mod tests {
                 seen += 1;
             }
         }
-        assert_eq!(seen, 24);
+        assert_eq!(seen, 27);
     }
 }

@@ -122,6 +122,12 @@ pub trait Architecture {
     fn flush_asid(asid: u16);
     /// Makes page-table writes visible to the table walker.
     fn pte_barrier();
+    /// Whether the architecture has I/O ports (and the root task gets I/O-port control).
+    const HAS_IO_PORTS: bool;
+    /// Whether user space may be given `port` (the kernel keeps its own: timers, PICs, exit).
+    fn io_port_allowed(port: u16) -> bool;
+    fn io_port_in8(port: u16) -> u8;
+    fn io_port_out8(port: u16, value: u8);
     /// The number of ASIDs (0 is reserved for "none").
     const NUM_ASIDS: usize;
 }

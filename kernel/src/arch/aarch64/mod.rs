@@ -287,5 +287,14 @@ impl Architecture for Aarch64 {
         unsafe { core::arch::asm!("dsb ishst", "isb") };
     }
 
+    const HAS_IO_PORTS: bool = false;
+    fn io_port_allowed(_port: u16) -> bool {
+        false
+    }
+    fn io_port_in8(_port: u16) -> u8 {
+        0xff
+    }
+    fn io_port_out8(_port: u16, _value: u8) {}
+
     const NUM_ASIDS: usize = 256;
 }

@@ -56,13 +56,14 @@ fn record_fault_address() {
 }
 
 fn outb(port: u16, v: u8) {
-    // SAFETY: the ports written are COM1, the PIC masks and the QEMU debug-exit device.
+    // SAFETY: the kernel's own ports (COM1, the PICs, debug exit) or a port user space holds a
+    // capability to (checked by `io_port_allowed` when the capability was issued).
     unsafe { core::arch::asm!("out dx, al", in("dx") port, in("al") v) };
 }
 
 fn inb(port: u16) -> u8 {
     let v: u8;
-    // SAFETY: reading the COM1 line status has no side effects.
+    // SAFETY: reading an I/O port: COM1's line status, or a port user space holds a capability to.
     unsafe { core::arch::asm!("in al, dx", in("dx") port, out("al") v) };
     v
 }
@@ -356,6 +357,18 @@ impl Architecture for X86_64 {
     }
 
     fn pte_barrier() {}
+
+    const HAS_IO_PORTS: bool = true;
+    fn io_port_allowed(port: u16) -> bool {
+        // The 8259 PICs, the PIT and the debug-exit port stay the kernel's.
+        !matches!(port, 0x20 | 0x21 | 0xa0 | 0xa1 | 0x40..=0x43 | DEBUG_EXIT_PORT..=0xf7)
+    }
+    fn io_port_in8(port: u16) -> u8 {
+        inb(port)
+    }
+    fn io_port_out8(port: u16, value: u8) {
+        outb(port, value)
+    }
 
     const NUM_ASIDS: usize = 4096;
 }
