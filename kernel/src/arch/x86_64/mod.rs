@@ -360,8 +360,9 @@ impl Architecture for X86_64 {
 
     const HAS_IO_PORTS: bool = true;
     fn io_port_allowed(port: u16) -> bool {
-        // The 8259 PICs, the PIT and the debug-exit port stay the kernel's.
-        !matches!(port, 0x20 | 0x21 | 0xa0 | 0xa1 | 0x40..=0x43 | DEBUG_EXIT_PORT..=0xf7)
+        // The 8259 PICs and the debug-exit port stay the kernel's (the kernel's timer is the local
+        // APIC's, so the PIT may go to a user-level timer driver).
+        !matches!(port, 0x20 | 0x21 | 0xa0 | 0xa1 | DEBUG_EXIT_PORT..=0xf7)
     }
     fn io_port_in8(port: u16) -> u8 {
         inb(port)
