@@ -40,10 +40,17 @@ pub fn alloc_asid(root: u64) -> Result<u16, Error> {
     Ok(i as u16)
 }
 
-/// The VSpace's last capability is gone.
+/// The VSpace's last capability is gone. If it is the one installed in the MMU (its threads are
+/// gone too, but the idle thread may still run on it), install the empty one, so that the MMU
+/// never walks memory that may be retyped into something else.
 pub fn free_asid(asid: u16) {
     if let Some(e) = asids().get_mut(asid as usize) {
         *e = 0;
+        let k = crate::state::kernel();
+        if k.loaded_vspace.1 == asid {
+            Cpu::switch_vspace(k.empty_vspace, 0);
+            k.loaded_vspace = (k.empty_vspace, 0);
+        }
         Cpu::flush_asid(asid);
     }
 }
