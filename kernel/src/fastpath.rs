@@ -11,7 +11,19 @@ use crate::sched::Tcbs;
 use crate::state::kernel;
 use crate::tcb::{TcbPtr, ThreadState, tcb_mut};
 use axolotl_abi::message::MSG_REGISTERS_IN_CPU;
-use axolotl_abi::{CapRights, MessageInfo};
+use axolotl_abi::{CapRights, MessageInfo, Syscall};
+
+/// Takes system call `number` of `cur` on the fast path if it can (never returning), else
+/// returns having changed nothing. Kept out of line and small, so that the common case does not
+/// pay for the general path's stack frame.
+#[inline(never)]
+pub fn try_syscall(cur: TcbPtr, number: u64) {
+    if number == Syscall::Call as u64 {
+        call(cur);
+    } else if number == Syscall::ReplyRecv as u64 {
+        reply_recv(cur);
+    }
+}
 
 /// The message a fast-path send carries, if the sender's registers allow one.
 fn register_message(info: u64) -> Option<MessageInfo> {
@@ -41,7 +53,8 @@ fn copy_registers(from: TcbPtr, to: TcbPtr, badge: u64, info: MessageInfo) {
 
 /// `Call` on an endpoint with a receiver waiting: switches to the receiver and never returns.
 /// Returns, having changed nothing, when the general path must handle the call.
-pub fn call(cur: TcbPtr) {
+#[inline(always)]
+fn call(cur: TcbPtr) {
     let c = tcb_mut(cur);
     let Some(info) = register_message(c.ctx.info()) else {
         return;
@@ -77,7 +90,8 @@ pub fn call(cur: TcbPtr) {
 
 /// `ReplyRecv` answering a caller that should run next, on an endpoint with no sender waiting:
 /// switches to the caller and never returns; returns having changed nothing otherwise.
-pub fn reply_recv(cur: TcbPtr) {
+#[inline(always)]
+fn reply_recv(cur: TcbPtr) {
     let s = tcb_mut(cur);
     let Some(caller) = s.caller else { return };
     let Some(info) = register_message(s.ctx.info()) else {

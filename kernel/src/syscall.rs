@@ -1,21 +1,16 @@
 //! System-call dispatch: the entry point of every `svc`/`syscall` from user mode.
 
 use crate::arch::{Architecture, Cpu};
+use crate::cspace;
 use crate::invocation;
 use crate::ipc;
 use crate::object::Cap;
 use crate::sched::{self, Reschedule};
 use crate::tcb::{Fault, PendingSend, TcbPtr, tcb_mut};
-use crate::{cspace, fastpath};
 use axolotl_abi::{CapRights, Error, FaultKind, MessageInfo, Syscall};
 
 /// Handles system call `number` of the current thread `cur`.
 pub fn handle(cur: TcbPtr, number: u64) {
-    if number == Syscall::Call as u64 {
-        fastpath::call(cur);
-    } else if number == Syscall::ReplyRecv as u64 {
-        fastpath::reply_recv(cur);
-    }
     let t = tcb_mut(cur);
     t.ctx.set_status(0);
     let Some(sc) = Syscall::from_u64(number) else {

@@ -3,11 +3,25 @@
 use crate::arch::{Architecture, Cpu, EntryKind, SyncCause, UserContext};
 use crate::state::kernel;
 use crate::tcb::{Fault, tcb_mut};
-use crate::{ipc, irq, sched, syscall};
+use crate::{fastpath, ipc, irq, sched, syscall};
 use axolotl_abi::FaultKind;
 
-/// Called by the architecture's vectors with the saved context of the current thread.
-pub fn handle_exception(_ctx: *mut UserContext, kind: EntryKind) -> ! {
+/// Called by the architecture's vectors with the saved context of the current thread. A system
+/// call the IPC fast path can take never reaches the general path (and its stack frame).
+pub fn handle_exception(ctx: *mut UserContext, kind: EntryKind) -> ! {
+    if kind == EntryKind::Sync {
+        let k = kernel();
+        if k.current != k.idle
+            && let Some(n) = Cpu::syscall_number(&tcb_mut(k.current).ctx)
+        {
+            fastpath::try_syscall(k.current, n);
+        }
+    }
+    handle_general(ctx, kind)
+}
+
+#[inline(never)]
+fn handle_general(_ctx: *mut UserContext, kind: EntryKind) -> ! {
     let k = kernel();
     let cur = k.current;
     match kind {

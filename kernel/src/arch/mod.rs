@@ -93,6 +93,8 @@ pub trait Architecture {
 
     /// The idle thread's initial context.
     fn idle_context(entry: u64, stack_top: u64) -> UserContext;
+    /// The system-call number, if the last synchronous exception from user mode was a system call.
+    fn syscall_number(ctx: &UserContext) -> Option<u64>;
     /// Decodes the last synchronous exception from user mode.
     fn sync_cause(ctx: &UserContext) -> SyncCause;
 

@@ -143,6 +143,10 @@ impl Architecture for Aarch64 {
         c
     }
 
+    fn syscall_number(ctx: &UserContext) -> Option<u64> {
+        (trap::esr() >> 26 == EC_SVC64).then_some(ctx.x[7])
+    }
+
     fn sync_cause(ctx: &UserContext) -> SyncCause {
         let esr = trap::esr();
         let ec = esr >> 26;

@@ -223,6 +223,10 @@ impl Architecture for X86_64 {
         c
     }
 
+    fn syscall_number(ctx: &UserContext) -> Option<u64> {
+        (ctx.vector == trap::SYSCALL_VECTOR).then_some(ctx.rax)
+    }
+
     fn sync_cause(ctx: &UserContext) -> SyncCause {
         let syndrome = (ctx.vector << 32) | (ctx.error & 0xffff_ffff);
         let fault = |kind, address, flags| SyncCause::Fault {
