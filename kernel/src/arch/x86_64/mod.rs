@@ -13,7 +13,7 @@ use axolotl_abi::fault::{
 };
 use axolotl_abi::{FaultKind, VmAttributes};
 use core::ptr::{read_volatile, write_volatile};
-use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 /// All physical memory (the first 4 GiB) is mapped at `KERNEL_BASE + paddr`.
 pub const KERNEL_BASE: u64 = 0xFFFF_8000_0000_0000;
@@ -38,6 +38,11 @@ const APIC_TICKS_PER_US: u64 = 1000 / 16;
 static DEVICES: [PhysRegion; 0] = [];
 
 static PENDING_VECTOR: AtomicU32 = AtomicU32::new(0);
+/// Whether PCIDs (and INVPCID) are in use: address spaces keep their TLB entries across switches.
+static PCID: AtomicBool = AtomicBool::new(false);
+/// What a CR3 write ORs in: with PCIDs, the PCID bits of the ASID and bit 63 (do not flush).
+static CR3_PCID_MASK: AtomicU64 = AtomicU64::new(0);
+static CR3_NO_FLUSH: AtomicU64 = AtomicU64::new(0);
 static FAULT_ADDRESS: AtomicU64 = AtomicU64::new(0);
 
 fn set_pending_vector(v: u32) {
@@ -131,6 +136,37 @@ fn pvh_memory(start_info: u64, out: &mut [PhysRegion]) -> usize {
     n
 }
 
+/// Turns on PCIDs if the CPU has them and INVPCID (CPUID.1:ECX.17, CPUID.7:EBX.10).
+fn enable_pcid() {
+    let (ecx1, ebx7): (u32, u32);
+    // SAFETY: `cpuid` only reads processor identification; rbx is saved around it because LLVM
+    // reserves it.
+    unsafe {
+        core::arch::asm!("push rbx", "cpuid", "pop rbx", inout("eax") 1u32 => _, out("ecx") ecx1, out("edx") _);
+        core::arch::asm!(
+            "push rbx", "cpuid", "mov {0:e}, ebx", "pop rbx",
+            out(reg) ebx7, inout("eax") 7u32 => _, inout("ecx") 0u32 => _, out("edx") _,
+        );
+    }
+    if ecx1 & (1 << 17) != 0 && ebx7 & (1 << 10) != 0 {
+        // SAFETY: CR3's low bits are 0 (the boot PML4 is page aligned, PCID 0), as setting
+        // CR4.PCIDE requires.
+        unsafe {
+            core::arch::asm!("mov {0}, cr4", "or {0}, {1}", "mov cr4, {0}", out(reg) _, const 1u64 << 17)
+        };
+        PCID.store(true, Ordering::Relaxed);
+        CR3_PCID_MASK.store(0xfff, Ordering::Relaxed);
+        CR3_NO_FLUSH.store(1 << 63, Ordering::Relaxed);
+    }
+}
+
+/// INVPCID of `kind` (0: one address, 1: one PCID) for `pcid`.
+fn invpcid(kind: u64, pcid: u16, vaddr: u64) {
+    let descriptor: [u64; 2] = [pcid as u64, vaddr];
+    // SAFETY: invalidating TLB entries has no other effect; the descriptor is on the stack.
+    unsafe { core::arch::asm!("invpcid {0}, [{1}]", in(reg) kind, in(reg) &descriptor) };
+}
+
 pub struct X86_64;
 
 impl Architecture for X86_64 {
@@ -182,6 +218,7 @@ impl Architecture for X86_64 {
             ioapic_write(0x10 + 2 * gsi, low);
             ioapic_write(0x11 + 2 * gsi, 0);
         }
+        enable_pcid();
         let mut info = PlatformInfo {
             ram: [PhysRegion::default(); 8],
             ram_count: 0,
@@ -343,21 +380,33 @@ impl Architecture for X86_64 {
         }
     }
 
-    fn switch_vspace(root: u64, _asid: u16) {
+    fn switch_vspace(root: u64, asid: u16) {
+        // With PCIDs the space keeps its TLB entries (bit 63: do not flush); without, CR3 writes
+        // flush everything but the kernel's global pages.
+        let cr3 = root
+            | (asid as u64 & CR3_PCID_MASK.load(Ordering::Relaxed))
+            | CR3_NO_FLUSH.load(Ordering::Relaxed);
         // SAFETY: `root` is a VSpace whose upper half is the kernel's (see `init_vspace_root`).
-        unsafe { core::arch::asm!("mov cr3, {0}", in(reg) root) };
+        unsafe { core::arch::asm!("mov cr3, {0}", in(reg) cr3) };
     }
 
-    fn flush_page(_asid: u16, vaddr: u64) {
-        // Without PCIDs, switching CR3 flushes other address spaces' translations; only the
-        // current one can hold a stale entry.
-        // SAFETY: invalidating a TLB entry has no other effect.
-        unsafe { core::arch::asm!("invlpg [{0}]", in(reg) vaddr) };
+    fn flush_page(asid: u16, vaddr: u64) {
+        if PCID.load(Ordering::Relaxed) {
+            invpcid(0, asid & 0xfff, vaddr);
+        } else {
+            // Switching CR3 flushes other spaces' entries; only the current one can be stale.
+            // SAFETY: invalidating a TLB entry has no other effect.
+            unsafe { core::arch::asm!("invlpg [{0}]", in(reg) vaddr) };
+        }
     }
 
-    fn flush_asid(_asid: u16) {
-        // SAFETY: reloading CR3 flushes the non-global translations of the current space.
-        unsafe { core::arch::asm!("mov {0}, cr3", "mov cr3, {0}", out(reg) _) };
+    fn flush_asid(asid: u16) {
+        if PCID.load(Ordering::Relaxed) {
+            invpcid(1, asid & 0xfff, 0);
+        } else {
+            // SAFETY: reloading CR3 flushes the non-global translations of the current space.
+            unsafe { core::arch::asm!("mov {0}, cr3", "mov cr3, {0}", out(reg) _) };
+        }
     }
 
     fn pte_barrier() {}
