@@ -318,6 +318,7 @@ fn finalise_object(cap: Cap) {
         Cap::Tcb { tcb } => sched::destroy_thread(tcb),
         Cap::VSpace { asid, .. } => vspace::free_asid(asid),
         Cap::IrqHandler { irq } => irq::release(irq as u32),
+        Cap::TxRegion { region } => crate::txregion::destroy(region),
         _ => {}
     }
 }

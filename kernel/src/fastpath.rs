@@ -85,6 +85,7 @@ fn call(cur: TcbPtr) {
     r.state = ThreadState::Running;
     c.reply_to = Some(receiver);
     c.state = ThreadState::BlockedOnReply;
+    crate::txregion::begin(receiver, ep, badge);
     crate::sched::switch_to(receiver)
 }
 
@@ -128,5 +129,6 @@ fn reply_recv(cur: TcbPtr) {
     c.state = ThreadState::Running;
     s.state = ThreadState::BlockedOnRecv(ep);
     e.queue.push_back(&mut Tcbs, cur);
+    crate::txregion::commit_thread(cur);
     crate::sched::switch_to(caller)
 }

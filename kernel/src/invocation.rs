@@ -4,7 +4,7 @@
 use crate::arch::{Architecture, Cpu, MapRights, phys_to_virt};
 use crate::cspace::{self, slot_mut, slot_ref};
 use crate::object::{Cap, Slot, SlotPtr};
-use crate::tcb::{Tcb, TcbPtr, tcb_mut};
+use crate::tcb::{Tcb, TcbPtr, ThreadState, tcb_mut};
 use crate::{irq, sched, vspace};
 use axolotl_abi::invocation::{TCB_ARG_REGISTERS, WRITE_REGISTERS_RESUME};
 use axolotl_abi::message::MSG_REGISTERS_IN_CPU;
@@ -72,6 +72,7 @@ pub fn invoke(
         Cap::Frame { .. } => frame_op(op, slot, cap, &args),
         Cap::IrqControl => irq_control_op(op, &args),
         Cap::IrqHandler { irq } => irq_handler_op(op, irq as u32, &args),
+        Cap::TxRegion { region } => tx_region_op(op, region, &args),
         Cap::IoPortControl => io_port_control_op(op, &args),
         Cap::IoPort { first, last } => io_port_op(op, first, last, &args),
         Cap::SysControl => match op {
@@ -206,6 +207,9 @@ pub fn make_object(ty: ObjectType, paddr: u64, obj_bits: u32, size_bits: u32, de
             asid: 0,
             level: 0,
         },
+        ObjectType::TxRegion => Cap::TxRegion {
+            region: crate::txregion::make(paddr, obj_bits),
+        },
         ObjectType::VSpace => {
             Cpu::init_vspace_root(paddr);
             let asid = vspace::alloc_asid(paddr).expect("ASIDs counted before retype");
@@ -231,6 +235,18 @@ fn lookup_typed(args: &Args, cptr: u64, want: fn(&Cap) -> bool) -> Result<(SlotP
         Ok((slot, cap))
     } else {
         Err(Error::InvalidCapability)
+    }
+}
+
+/// Makes a stopped thread runnable (`TcbResume`, `TcbWriteRegisters` with resume). A thread
+/// stopped after a fault (suspended, or without a handler) forgets it and runs from its
+/// registers. A thread still waiting for its fault handler keeps its fault, so that the handler's
+/// reply resumes it without writing a message into its registers (possibly just rewritten).
+fn resume(tcb: TcbPtr) {
+    let t = tcb_mut(tcb);
+    if t.state == ThreadState::Inactive {
+        t.fault = None;
+        sched::resume(tcb);
     }
 }
 
@@ -288,9 +304,8 @@ fn tcb_op(op: Invocation, tcb: TcbPtr, args: &Args) -> Result<Results, Error> {
                 }
             }
             t.ctx.registers_written();
-            t.fault = None;
             if flags & WRITE_REGISTERS_RESUME != 0 {
-                sched::resume(tcb);
+                resume(tcb);
             }
             Ok(Results::default())
         }
@@ -304,8 +319,7 @@ fn tcb_op(op: Invocation, tcb: TcbPtr, args: &Args) -> Result<Results, Error> {
             Ok(r)
         }
         Invocation::TcbResume => {
-            tcb_mut(tcb).fault = None;
-            sched::resume(tcb);
+            resume(tcb);
             Ok(Results::default())
         }
         Invocation::TcbSuspend => {
@@ -327,6 +341,19 @@ fn tcb_op(op: Invocation, tcb: TcbPtr, args: &Args) -> Result<Results, Error> {
             }
             t.bound_notification = Some(ntfn);
             n.bound = Some(tcb);
+            Ok(Results::default())
+        }
+        Invocation::TcbBindTxRegion => {
+            let cptr = args.get(0)?;
+            let region = if cptr == 0 {
+                None
+            } else {
+                match lookup_typed(args, cptr, |c| matches!(c, Cap::TxRegion { .. }))?.1 {
+                    Cap::TxRegion { region } => Some(region),
+                    _ => unreachable!(),
+                }
+            };
+            crate::txregion::bind(tcb, region)?;
             Ok(Results::default())
         }
         Invocation::TcbUnbindNotification => {
@@ -560,6 +587,35 @@ fn io_port_op(op: Invocation, first: u16, last: u16, args: &Args) -> Result<Resu
             Cpu::io_port_out8(port, args.get(1)? as u8);
             Ok(Results::default())
         }
+        _ => Err(Error::IllegalOperation),
+    }
+}
+
+fn tx_region_op(
+    op: Invocation,
+    region: crate::txregion::TxPtr,
+    args: &Args,
+) -> Result<Results, Error> {
+    use axolotl_abi::invocation::TX_RANGE_STACK;
+    match op {
+        Invocation::TxRegionAddRange => {
+            let (root, asid) = vspace_arg(args, 0)?;
+            let (start, end, flags) = (args.get(1)?, args.get(2)?, args.get(3)?);
+            let protected = crate::txregion::add_range(
+                region,
+                root,
+                asid,
+                start,
+                end,
+                flags & TX_RANGE_STACK != 0,
+            )?;
+            Ok(Results::with(&[protected]))
+        }
+        Invocation::TxRegionAbort => {
+            let restored = crate::txregion::abort(region, args.get(0)?, args.get(1)?)?;
+            Ok(Results::with(&[restored]))
+        }
+        Invocation::TxRegionStatus => Ok(Results::with(&crate::txregion::status(region))),
         _ => Err(Error::IllegalOperation),
     }
 }

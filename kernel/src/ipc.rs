@@ -35,7 +35,7 @@ pub fn send(sender: TcbPtr, ep: NonNull<Endpoint>, pending: PendingSend, blockin
         && matches!(tcb_mut(head).state, ThreadState::BlockedOnRecv(_))
     {
         e.queue.pop_front(&mut Tcbs);
-        deliver(sender, head, pending);
+        deliver(sender, head, pending, ep);
         return;
     }
     if blocking {
@@ -69,7 +69,7 @@ pub fn receive(receiver: TcbPtr, ep: NonNull<Endpoint>, blocking: bool) {
         if !pending.is_call {
             sched::wake(head);
         }
-        deliver(head, receiver, pending);
+        deliver(head, receiver, pending, ep);
         return;
     }
     if blocking {
@@ -83,15 +83,17 @@ pub fn receive(receiver: TcbPtr, ep: NonNull<Endpoint>, blocking: bool) {
     }
 }
 
-/// Moves a message from `sender` to `receiver` and makes the receiver runnable; for a call, the
-/// sender waits for the reply.
-fn deliver(sender: TcbPtr, receiver: TcbPtr, pending: PendingSend) {
+/// Moves a message from `sender` to `receiver` (which received it on `ep`) and makes the receiver
+/// runnable; for a call, the sender waits for the reply. A transactional receiver begins a
+/// transaction here.
+fn deliver(sender: TcbPtr, receiver: TcbPtr, pending: PendingSend, ep: NonNull<Endpoint>) {
     transfer(
         tcb_mut(sender),
         tcb_mut(receiver),
         pending.badge,
         pending.can_grant,
     );
+    crate::txregion::begin(receiver, ep, pending.badge);
     let r = tcb_mut(receiver);
     if pending.is_call {
         if let Some(old) = r.caller.take() {
@@ -184,6 +186,7 @@ fn transfer_cap(sender: &Tcb, cptr: u64, receiver: &Tcb, recv_cnode: u64, recv_i
 
 /// Replies from `replier` to its caller, if it has one.
 pub fn reply(replier: TcbPtr) {
+    crate::txregion::commit_thread(replier);
     let r = tcb_mut(replier);
     let Some(caller) = r.caller.take() else {
         return;

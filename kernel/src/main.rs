@@ -27,6 +27,7 @@ mod state;
 mod syscall;
 mod tcb;
 mod trap;
+mod txregion;
 mod vspace;
 
 /// Entered from the boot stub on the kernel stack, with the MMU on.

@@ -71,6 +71,9 @@ pub enum Cap {
         irq: u16,
     },
     SysControl,
+    TxRegion {
+        region: crate::txregion::TxPtr,
+    },
     /// The authority to issue I/O-port capabilities (x86_64).
     IoPortControl,
     /// The I/O ports `first..=last` (x86_64).
@@ -101,6 +104,7 @@ impl Cap {
             Cap::PageTable { paddr, .. } => (7, paddr),
             Cap::VSpace { paddr, .. } => (8, paddr),
             Cap::IrqHandler { irq } => (9, irq as u64),
+            Cap::TxRegion { region } => (10, region.as_ptr() as u64),
         })
     }
 

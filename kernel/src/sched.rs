@@ -93,6 +93,7 @@ pub fn set_priority(t: TcbPtr, prio: u8) {
 /// Called when the last capability to a TCB goes: the thread leaves every queue and relation.
 pub fn destroy_thread(t: TcbPtr) {
     suspend(t);
+    let _ = crate::txregion::bind(t, None);
     let tcb = tcb_mut(t);
     if let Some(ntfn) = tcb.bound_notification.take() {
         // SAFETY: a bound notification stays alive while bound (its finalisation unbinds it).

@@ -81,6 +81,8 @@ fn dispatch(cur: TcbPtr, sc: Syscall) -> Result<(), Error> {
 }
 
 fn receive(cur: TcbPtr, cptr: u64, blocking: bool) -> Result<(), Error> {
+    // The thread is done with its request (or its start-up): keep what it wrote.
+    crate::txregion::commit_thread(cur);
     let (_, cap) = cspace::lookup_cap(tcb_mut(cur), cptr)?;
     match cap {
         Cap::Endpoint { ep, rights, .. } if CapRights(rights as u64).contains(CapRights::READ) => {

@@ -63,6 +63,8 @@ pub struct Tcb {
     pub fault: Option<Fault>,
     pub ipc_buffer_vaddr: u64,
     pub bound_notification: Option<NonNull<Notification>>,
+    /// The transactional region whose requests this thread runs as transactions.
+    pub tx: Option<crate::txregion::TxPtr>,
     pub cspace_root: Slot,
     pub vspace_root: Slot,
     pub fault_endpoint: Slot,
@@ -88,6 +90,7 @@ impl Tcb {
         self.fault = None;
         self.ipc_buffer_vaddr = 0;
         self.bound_notification = None;
+        self.tx = None;
         self.cspace_root = Slot::EMPTY;
         self.vspace_root = Slot::EMPTY;
         self.fault_endpoint = Slot::EMPTY;

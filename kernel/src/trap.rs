@@ -3,8 +3,10 @@
 use crate::arch::{Architecture, Cpu, EntryKind, SyncCause, UserContext};
 use crate::state::kernel;
 use crate::tcb::{Fault, tcb_mut};
+use crate::txregion::{self, WriteFault};
 use crate::{fastpath, ipc, irq, sched, syscall};
 use axolotl_abi::FaultKind;
+use axolotl_abi::fault::{FAULT_FLAG_USER_MAPPING_PRESENT, FAULT_FLAG_WRITE};
 
 /// Called by the architecture's vectors with the saved context of the current thread. A system
 /// call the IPC fast path can take never reaches the general path (and its stack frame).
@@ -38,13 +40,22 @@ fn handle_general(_ctx: *mut UserContext, kind: EntryKind) -> ! {
                 flags,
             } => {
                 let pc = tcb_mut(cur).ctx.pc;
-                ipc::raise_fault(
-                    cur,
-                    Fault {
-                        kind,
-                        words: [pc, address, syndrome, flags],
-                    },
-                );
+                let mut fault = Fault {
+                    kind,
+                    words: [pc, address, syndrome, flags],
+                };
+                // A first write to a transactional page is not a fault.
+                if kind == FaultKind::PageFault
+                    && flags & FAULT_FLAG_WRITE != 0
+                    && flags & FAULT_FLAG_USER_MAPPING_PRESENT != 0
+                {
+                    match txregion::write_fault(cur, address) {
+                        WriteFault::Resolved => sched::exit(),
+                        WriteFault::PoolExhausted => fault.kind = FaultKind::TxPoolExhausted,
+                        WriteFault::NotOurs => {}
+                    }
+                }
+                ipc::raise_fault(cur, fault);
             }
         },
         EntryKind::SError => {

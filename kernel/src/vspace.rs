@@ -157,6 +157,16 @@ pub fn unmap_table(asid: u16, vaddr: u64, level: u8, paddr: u64) {
     }
 }
 
+/// The leaf (last-level) entry for `vaddr` in `root`, if its page tables exist.
+pub fn leaf_entry(root: u64, vaddr: u64) -> Option<&'static mut u64> {
+    entry(root, vaddr, LEVELS - 1)
+}
+
+/// The root of the address space with `asid`, if it still exists.
+pub fn asid_root(asid: u16) -> Option<u64> {
+    root_of(asid)
+}
+
 /// Resolves a user address to a physical one in the address space `root` (boot only).
 pub fn translate(root: u64, vaddr: u64) -> Option<u64> {
     match Cpu::pte_decode(*entry(root, vaddr, LEVELS - 1)?, LEVELS - 1) {

@@ -38,6 +38,9 @@ pub enum FaultKind {
     UnknownSyscall = 8,
     /// Any other exception; the syndrome says which.
     Other = 9,
+    /// A write in a transaction found the region's undo pool exhausted (MR1: the address). The
+    /// transaction must be aborted; nothing was written.
+    TxPoolExhausted = 10,
 }
 
 pub const FAULT_FLAG_WRITE: u64 = 1;
@@ -60,6 +63,7 @@ impl FaultKind {
             7 => Breakpoint,
             8 => UnknownSyscall,
             9 => Other,
+            10 => TxPoolExhausted,
             _ => return None,
         })
     }
@@ -76,6 +80,7 @@ impl FaultKind {
             Breakpoint => "breakpoint",
             UnknownSyscall => "unknown system call",
             Other => "other exception",
+            TxPoolExhausted => "transaction undo pool exhausted",
         }
     }
 }
@@ -86,7 +91,7 @@ mod tests {
 
     #[test]
     fn kinds_round_trip() {
-        for n in 1..=9 {
+        for n in 1..=10 {
             assert_eq!(FaultKind::from_u64(n).unwrap() as u64, n);
         }
         assert_eq!(FaultKind::from_u64(0), None);

@@ -29,6 +29,10 @@
 //! | `IrqHandlerSetNotification` | IRQ handler | notification | |
 //! | `IrqHandlerAck`, `IrqHandlerClear` | IRQ handler | | |
 //! | `SysControlPoweroff` | system control | exit status | (does not return) |
+//! | `TcbBindTxRegion` | TCB | TxRegion (0: unbind) | |
+//! | `TxRegionAddRange` | TxRegion | VSpace, start, end, flags (bit 0: the range is the stack) | |
+//! | `TxRegionAbort` | TxRegion | flags (bit 0: re-deliver the request), reply label | pages restored |
+//! | `TxRegionStatus` | TxRegion | | in transaction, dirty pages, request label, request badge, commits, aborts |
 //! | `IoPortControlIssue` | I/O-port control | first port, last port, dest CNode, dest index | |
 //! | `IoPortIn8` | I/O port range | port | byte read |
 //! | `IoPortOut8` | I/O port range | port, byte | |
@@ -46,6 +50,7 @@ pub enum Invocation {
     TcbSuspend = 15,
     TcbBindNotification = 16,
     TcbUnbindNotification = 17,
+    TcbBindTxRegion = 18,
     CNodeCopy = 20,
     CNodeMint = 21,
     CNodeMove = 22,
@@ -62,6 +67,9 @@ pub enum Invocation {
     IrqHandlerClear = 43,
     SysControlPoweroff = 50,
     IoPortControlIssue = 60,
+    TxRegionAddRange = 70,
+    TxRegionAbort = 71,
+    TxRegionStatus = 72,
     IoPortIn8 = 61,
     IoPortOut8 = 62,
 }
@@ -79,6 +87,7 @@ impl Invocation {
             15 => TcbSuspend,
             16 => TcbBindNotification,
             17 => TcbUnbindNotification,
+            18 => TcbBindTxRegion,
             20 => CNodeCopy,
             21 => CNodeMint,
             22 => CNodeMove,
@@ -95,6 +104,9 @@ impl Invocation {
             43 => IrqHandlerClear,
             50 => SysControlPoweroff,
             60 => IoPortControlIssue,
+            70 => TxRegionAddRange,
+            71 => TxRegionAbort,
+            72 => TxRegionStatus,
             61 => IoPortIn8,
             62 => IoPortOut8,
             _ => return None,
@@ -104,6 +116,13 @@ impl Invocation {
 
 /// `TcbWriteRegisters` flag: make the thread runnable after writing.
 pub const WRITE_REGISTERS_RESUME: u64 = 1;
+/// `TxRegionAddRange` flag: the range is the server's stack (stack below the receive-time stack
+/// pointer is not saved).
+pub const TX_RANGE_STACK: u64 = 1;
+/// `TxRegionAbort` flag: put the aborted request back at the head of the endpoint's queue, so the
+/// server receives it again, instead of replying to the caller with the given label.
+pub const TX_ABORT_REDELIVER: u64 = 1;
+
 /// How many argument registers `TcbWriteRegisters`/`TcbReadRegisters` transfer.
 pub const TCB_ARG_REGISTERS: usize = 6;
 
@@ -114,12 +133,12 @@ mod tests {
     #[test]
     fn labels_round_trip() {
         let mut seen = 0;
-        for n in 0..64 {
+        for n in 0..128 {
             if let Some(inv) = Invocation::from_u64(n) {
                 assert_eq!(inv as u64, n);
                 seen += 1;
             }
         }
-        assert_eq!(seen, 27);
+        assert_eq!(seen, 31);
     }
 }

@@ -17,6 +17,9 @@ pub enum ObjectType {
     PageTable = 6,
     /// The root of an address space (a top-level page table with an ASID).
     VSpace = 7,
+    /// A transactional memory region of `2^size_bits` bytes: one header page and a pool of undo
+    /// frames (see `TxRegionAddRange`).
+    TxRegion = 8,
 }
 
 /// log2 of the size of a TCB object.
@@ -32,6 +35,9 @@ pub const UNTYPED_MIN_BITS: u32 = 4;
 pub const UNTYPED_MAX_BITS: u32 = 47;
 /// The largest CNode radix.
 pub const CNODE_MAX_RADIX: u32 = 16;
+/// The smallest and largest TxRegion objects: a header page plus 1..=127 undo frames.
+pub const TX_REGION_MIN_BITS: u32 = 13;
+pub const TX_REGION_MAX_BITS: u32 = 19;
 
 impl ObjectType {
     pub const fn from_u64(n: u64) -> Option<ObjectType> {
@@ -44,6 +50,7 @@ impl ObjectType {
             5 => ObjectType::Frame,
             6 => ObjectType::PageTable,
             7 => ObjectType::VSpace,
+            8 => ObjectType::TxRegion,
             _ => return None,
         })
     }
@@ -63,6 +70,13 @@ impl ObjectType {
             ObjectType::CNode => {
                 if size_bits >= 1 && size_bits <= CNODE_MAX_RADIX {
                     Some(size_bits + SLOT_BITS)
+                } else {
+                    None
+                }
+            }
+            ObjectType::TxRegion => {
+                if size_bits >= TX_REGION_MIN_BITS && size_bits <= TX_REGION_MAX_BITS {
+                    Some(size_bits)
                 } else {
                     None
                 }
@@ -132,10 +146,12 @@ mod tests {
         assert_eq!(ObjectType::Untyped.object_bits(3), None);
         assert_eq!(ObjectType::Untyped.object_bits(20), Some(20));
         assert_eq!(ObjectType::Frame.object_bits(99), Some(12));
-        for n in 0..8 {
+        for n in 0..9 {
             assert_eq!(ObjectType::from_u64(n).unwrap() as u64, n);
         }
-        assert_eq!(ObjectType::from_u64(8), None);
+        assert_eq!(ObjectType::from_u64(9), None);
+        assert_eq!(ObjectType::TxRegion.object_bits(12), None);
+        assert_eq!(ObjectType::TxRegion.object_bits(16), Some(16));
     }
 
     #[test]

@@ -115,6 +115,11 @@ pub trait Architecture {
     fn pte_decode(raw: u64, level: usize) -> Pte;
     fn pte_table(paddr: u64) -> u64;
     fn pte_page(paddr: u64, rights: MapRights) -> u64;
+    /// A software bit of leaf entries: the page belongs to a transactional region.
+    const PTE_TX: u64;
+    fn pte_is_writable(raw: u64) -> bool;
+    fn pte_with_write(raw: u64, writable: bool) -> u64;
+    fn pte_is_device(raw: u64) -> bool;
     /// Prepares a fresh (zeroed) root table: x86_64 copies in the kernel's half.
     fn init_vspace_root(root: u64);
     /// Makes `root` (physical address of a VSpace) with `asid` the current user address space.

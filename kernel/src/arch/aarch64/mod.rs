@@ -94,8 +94,10 @@ impl Architecture for Aarch64 {
         mmio_write(GICC_BASE + 0x04, 0xff);
         mmio_write(GICC_BASE, 1);
         Self::irq_unmask(TIMER_PPI);
-        // EL0 may read the virtual counter (CNTVCT_EL0): user-level time and benchmarks.
-        sysreg_write!("cntkctl_el1", 1 << 1);
+        // EL0 may read the virtual counter (CNTVCT_EL0, EL0VCTEN): user-level time and
+        // benchmarks; and may program the EL1 physical timer (CNTP_CTL/CVAL/TVAL_EL0, EL0PTEN),
+        // whose PPI 30 an image can grant to a user-level timer driver (the kernel's is virtual).
+        sysreg_write!("cntkctl_el1", (1 << 1) | (1 << 9));
         let mut info = PlatformInfo {
             ram: [PhysRegion::default(); 8],
             ram_count: 0,
@@ -236,6 +238,26 @@ impl Architecture for Aarch64 {
             (3, _) => Pte::Table(addr),
             _ => Pte::Invalid,
         }
+    }
+
+    /// Bit 55: the first of the bits [58:55] the MMU leaves to software.
+    const PTE_TX: u64 = 1 << 55;
+
+    fn pte_is_writable(raw: u64) -> bool {
+        // AP[2] (bit 7) set means read-only.
+        raw & (1 << 7) == 0
+    }
+
+    fn pte_with_write(raw: u64, writable: bool) -> u64 {
+        if writable {
+            raw & !(1 << 7)
+        } else {
+            raw | (1 << 7)
+        }
+    }
+
+    fn pte_is_device(raw: u64) -> bool {
+        (raw >> 2) & 0b111 == boot::ATTR_DEVICE
     }
 
     fn pte_table(paddr: u64) -> u64 {

@@ -349,6 +349,22 @@ impl Architecture for X86_64 {
         }
     }
 
+    /// Bit 9: one of the bits the MMU leaves to software.
+    const PTE_TX: u64 = 1 << 9;
+
+    fn pte_is_writable(raw: u64) -> bool {
+        raw & 2 != 0
+    }
+
+    fn pte_with_write(raw: u64, writable: bool) -> u64 {
+        if writable { raw | 2 } else { raw & !2 }
+    }
+
+    fn pte_is_device(raw: u64) -> bool {
+        // Device pages are mapped uncached (PCD | PWT).
+        raw & 0x18 == 0x18
+    }
+
     fn pte_table(paddr: u64) -> u64 {
         paddr | 0b111
     }

@@ -1,0 +1,394 @@
+//! Transactional memory regions: every request a server handles is a transaction over its
+//! writable memory.
+//!
+//! A TxRegion object is one header page (this structure) followed by a pool of undo frames, all
+//! carved from one Untyped, so the cost of a transaction is bounded and accounted. The region
+//! covers up to four address ranges of one address space (data, heap, stack); `add_range`
+//! write-protects every writable page in them and marks it with the architecture's software
+//! "transactional" PTE bit. A TCB bound to the region (`TcbBindTxRegion`) runs its requests as
+//! transactions:
+//!
+//! - **begin**: when a message is delivered to the thread, its registers (with the request in its
+//!   message registers) become the checkpoint;
+//! - **first write** to a protected page traps; [`write_fault`] saves the pre-image into the next
+//!   undo frame (for the page holding the checkpoint's stack pointer, only the live part above
+//!   it; stack wholly below it is dead at the receive point and is simply made writable) and makes
+//!   the page writable;
+//! - **commit**: the thread's reply, or its next receive: the dirtied pages are write-protected
+//!   again (O(dirty pages)) and the log dropped;
+//! - **abort** (`TxRegionAbort`, decided by the supervisor after a fault or a missed time budget):
+//!   pre-images are copied back newest first, the registers reset to the checkpoint, and the
+//!   thread waits for its next request; the caller gets a reply with the supervisor's label, or
+//!   its request is queued again at the head of the endpoint (re-delivery).
+//!
+//! Calls the server made to other servers during the transaction are not undone: the boundary is
+//! this server's memory and registers. The IPC buffer and device or shared pages are never in a
+//! region.
+
+use crate::arch::{Architecture, Cpu, Pte, UserContext, phys_to_virt};
+use crate::object::Endpoint;
+use crate::sched::{self, Tcbs};
+use crate::tcb::{TcbPtr, ThreadState, tcb_mut};
+use crate::vspace;
+use axolotl_abi::invocation::TX_ABORT_REDELIVER;
+use axolotl_abi::{Error, MessageInfo, PAGE_SIZE};
+use axolotl_kcore::undo::{self, Ranges, UndoEntry, UndoLog};
+use core::ptr::NonNull;
+
+const PAGE: u64 = PAGE_SIZE as u64;
+/// The most pages one transaction can dirty (bounded also by the region's pool).
+pub const LOG_CAPACITY: usize = 100;
+
+/// The header page of a TxRegion object.
+#[repr(C)]
+pub struct TxRegion {
+    /// The bound thread's registers when the current request was delivered.
+    pub checkpoint: UserContext,
+    pub root: u64,
+    pub asid: u16,
+    pub ranges: Ranges<4>,
+    /// The stack range, `(0, 0)` if none was added.
+    pub stack: (u64, u64),
+    pub bound: Option<TcbPtr>,
+    /// A transaction is open (a request was delivered and not yet answered).
+    pub active: bool,
+    pub request_ep: Option<NonNull<Endpoint>>,
+    pub request_badge: u64,
+    pub request_info: u64,
+    /// Physical address of undo frame 0; the pool has `pool_pages` frames.
+    pub pool: u64,
+    pub pool_pages: u64,
+    pub commits: u64,
+    pub aborts: u64,
+    pub log: UndoLog<LOG_CAPACITY>,
+}
+
+const _: () = assert!(core::mem::size_of::<TxRegion>() <= PAGE_SIZE);
+
+pub type TxPtr = NonNull<TxRegion>;
+
+/// The region named by a live capability or binding.
+#[allow(clippy::mut_from_ref)]
+pub fn region(r: TxPtr) -> &'static mut TxRegion {
+    // SAFETY: TxRegion pointers come from capabilities (or a TCB's binding, cleared when the
+    // region is destroyed); the header page is in the kernel window; one kernel path at a time.
+    unsafe { &mut *r.as_ptr() }
+}
+
+/// Initialises a new region of `2^bits` bytes at `paddr` (memory already zeroed).
+pub fn make(paddr: u64, bits: u32) -> TxPtr {
+    let r = NonNull::new(phys_to_virt(paddr) as *mut TxRegion).expect("kernel window address");
+    let reg = region(r);
+    reg.checkpoint = UserContext::new_user(0, 0);
+    reg.root = 0;
+    reg.asid = 0;
+    reg.ranges = Ranges::new();
+    reg.stack = (0, 0);
+    reg.bound = None;
+    reg.active = false;
+    reg.request_ep = None;
+    reg.request_badge = 0;
+    reg.request_info = 0;
+    reg.pool = paddr + PAGE;
+    reg.pool_pages = (1u64 << bits) / PAGE - 1;
+    reg.commits = 0;
+    reg.aborts = 0;
+    reg.log = UndoLog::new();
+    r
+}
+
+fn page_bytes(paddr: u64) -> &'static mut [u8; PAGE_SIZE] {
+    // SAFETY: `paddr` is a user frame mapped in a region's address space or an undo frame of the
+    // region's pool, both whole pages in the kernel window; one kernel path at a time.
+    unsafe { &mut *(phys_to_virt(paddr) as *mut [u8; PAGE_SIZE]) }
+}
+
+/// Adds `[start, end)` of the address space `(root, asid)` to the region and write-protects the
+/// writable pages mapped there.
+pub fn add_range(
+    r: TxPtr,
+    root: u64,
+    asid: u16,
+    start: u64,
+    end: u64,
+    stack: bool,
+) -> Result<u64, Error> {
+    let reg = region(r);
+    if reg.asid != 0 && reg.asid != asid {
+        return Err(Error::InvalidArgument);
+    }
+    if stack && reg.stack != (0, 0) {
+        return Err(Error::IllegalOperation);
+    }
+    reg.ranges
+        .add(start, end, crate::arch::USER_VADDR_LIMIT)
+        .map_err(|e| match e {
+            undo::RangeError::Misaligned => Error::AlignmentError,
+            undo::RangeError::OutOfRange => Error::RangeError,
+            undo::RangeError::Overlaps | undo::RangeError::TooMany => Error::IllegalOperation,
+        })?;
+    reg.root = root;
+    reg.asid = asid;
+    if stack {
+        reg.stack = (start, end);
+    }
+    let mut protected = 0;
+    for page in (start..end).step_by(PAGE as usize) {
+        if let Some(pte) = vspace::leaf_entry(root, page)
+            && matches!(Cpu::pte_decode(*pte, vspace::LEVELS - 1), Pte::Page(_))
+            && Cpu::pte_is_writable(*pte)
+            && !Cpu::pte_is_device(*pte)
+        {
+            *pte = Cpu::pte_with_write(*pte, false) | Cpu::PTE_TX;
+            protected += 1;
+        }
+    }
+    Cpu::flush_asid(asid);
+    Ok(protected)
+}
+
+/// Binds `t` to the region (or unbinds it with `None`).
+pub fn bind(t: TcbPtr, r: Option<TxPtr>) -> Result<(), Error> {
+    let tcb = tcb_mut(t);
+    if let Some(new) = r
+        && region(new).bound.is_some_and(|b| b != t)
+    {
+        return Err(Error::IllegalOperation);
+    }
+    if let Some(old) = tcb.tx.take() {
+        let reg = region(old);
+        commit(reg);
+        reg.bound = None;
+    }
+    if let Some(new) = r {
+        region(new).bound = Some(t);
+        tcb.tx = Some(new);
+    }
+    Ok(())
+}
+
+/// A request was delivered to `t` (already in its registers) from `ep` with `badge`.
+#[inline(always)]
+pub fn begin(t: TcbPtr, ep: NonNull<Endpoint>, badge: u64) {
+    if let Some(r) = tcb_mut(t).tx {
+        begin_in(t, r, ep, badge);
+    }
+}
+
+#[inline(never)]
+fn begin_in(t: TcbPtr, r: TxPtr, ep: NonNull<Endpoint>, badge: u64) {
+    let tcb = tcb_mut(t);
+    let reg = region(r);
+    if !reg.log.is_empty() {
+        commit(reg);
+    }
+    reg.checkpoint = tcb.ctx;
+    reg.active = true;
+    reg.request_ep = Some(ep);
+    reg.request_badge = badge;
+    reg.request_info = tcb.ctx.info();
+}
+
+/// Ends the open transaction of `t`, if any, keeping its writes.
+#[inline(always)]
+pub fn commit_thread(t: TcbPtr) {
+    if let Some(r) = tcb_mut(t).tx {
+        commit_region(r);
+    }
+}
+
+#[inline(never)]
+fn commit_region(r: TxPtr) {
+    let reg = region(r);
+    if reg.active || !reg.log.is_empty() {
+        commit(reg);
+    }
+}
+
+fn commit(reg: &mut TxRegion) {
+    for e in reg.log.entries() {
+        // SAFETY: `e.pte` is the leaf entry of a page of this region's address space, recorded
+        // in this transaction; page tables of a live VSpace stay in place while it is mapped.
+        unsafe {
+            let pte = e.pte as *mut u64;
+            *pte = Cpu::pte_with_write(*pte, false);
+        }
+        Cpu::flush_page(reg.asid, e.vaddr);
+    }
+    if reg.active {
+        reg.commits += 1;
+    }
+    reg.log.clear();
+    reg.active = false;
+}
+
+/// What a write fault in a region came to.
+pub enum WriteFault {
+    /// Not a transactional page: an ordinary fault.
+    NotOurs,
+    /// The pre-image is saved and the page writable: resume the thread.
+    Resolved,
+    /// The undo pool is full: the transaction must be aborted.
+    PoolExhausted,
+}
+
+/// Handles a write fault of `t` at `addr` on a mapped page.
+pub fn write_fault(t: TcbPtr, addr: u64) -> WriteFault {
+    let Some(r) = tcb_mut(t).tx else {
+        return WriteFault::NotOurs;
+    };
+    let reg = region(r);
+    let page = addr & !(PAGE - 1);
+    if !reg.ranges.contains(page) {
+        return WriteFault::NotOurs;
+    }
+    let Some(pte) = vspace::leaf_entry(reg.root, page) else {
+        return WriteFault::NotOurs;
+    };
+    let Pte::Page(frame) = Cpu::pte_decode(*pte, vspace::LEVELS - 1) else {
+        return WriteFault::NotOurs;
+    };
+    if *pte & Cpu::PTE_TX == 0 || Cpu::pte_is_writable(*pte) {
+        return WriteFault::NotOurs;
+    }
+    let offset = if reg.active {
+        undo::save_from(page, reg.checkpoint.sp, reg.stack.0, reg.stack.1)
+    } else {
+        // Outside a transaction (the server's start-up): nothing to save, but re-protect the page
+        // when the server next waits for a request.
+        Some(PAGE as u16)
+    };
+    match offset {
+        // Dead stack below the receive point: writable for good.
+        None => {}
+        Some(offset) => {
+            let entry = UndoEntry {
+                vaddr: page,
+                frame,
+                pte: pte as *mut u64 as u64,
+                offset,
+            };
+            let index = match reg.log.record(reg.pool_pages as usize, entry) {
+                Ok(i) => i,
+                Err(_) if !reg.active => {
+                    commit(reg);
+                    match reg.log.record(reg.pool_pages as usize, entry) {
+                        Ok(i) => i,
+                        Err(_) => return WriteFault::PoolExhausted,
+                    }
+                }
+                Err(_) => return WriteFault::PoolExhausted,
+            };
+            if (offset as usize) < PAGE_SIZE {
+                let from = offset as usize;
+                let undo = page_bytes(reg.pool + index as u64 * PAGE);
+                undo[from..].copy_from_slice(&page_bytes(frame)[from..]);
+            }
+        }
+    }
+    *pte = Cpu::pte_with_write(*pte, true);
+    Cpu::flush_page(reg.asid, page);
+    WriteFault::Resolved
+}
+
+/// Aborts the bound thread's transaction: restores its pages and registers, answers or re-queues
+/// the request, and leaves the thread waiting for its next request. Returns the pages restored.
+pub fn abort(r: TxPtr, flags: u64, reply_label: u64) -> Result<u64, Error> {
+    let reg = region(r);
+    let Some(t) = reg.bound else {
+        return Err(Error::IllegalOperation);
+    };
+    if !reg.active {
+        return Err(Error::IllegalOperation);
+    }
+    // Take the thread out of whatever it was doing (waiting for its fault handler's reply, a
+    // nested call, or running); keep its reply right.
+    let caller = tcb_mut(t).caller.take();
+    sched::suspend(t);
+    let restored = reg.log.len() as u64;
+    for (i, e) in reg.log.entries().iter().enumerate().rev() {
+        let from = e.offset as usize;
+        if from < PAGE_SIZE {
+            let undo = page_bytes(reg.pool + i as u64 * PAGE);
+            page_bytes(e.frame)[from..].copy_from_slice(&undo[from..]);
+        }
+        // SAFETY: as in `commit`.
+        unsafe {
+            let pte = e.pte as *mut u64;
+            *pte = Cpu::pte_with_write(*pte, false);
+        }
+        Cpu::flush_page(reg.asid, e.vaddr);
+    }
+    reg.log.clear();
+    reg.active = false;
+    reg.aborts += 1;
+    let tcb = tcb_mut(t);
+    tcb.ctx = reg.checkpoint;
+    tcb.fault = None;
+    let ep = reg.request_ep;
+    if let Some(c) = caller {
+        let ct = tcb_mut(c);
+        ct.reply_to = None;
+        match ep {
+            Some(ep) if flags & TX_ABORT_REDELIVER != 0 => {
+                // The caller's message is still in its registers and buffer: it calls again.
+                ct.state = ThreadState::BlockedOnSend(ep);
+                ct.pending = crate::tcb::PendingSend {
+                    badge: reg.request_badge,
+                    is_call: true,
+                    can_grant: false,
+                };
+                // SAFETY: the endpoint the request came from; a queued request keeps it alive
+                // (deleting its last capability empties the queue).
+                unsafe { (*ep.as_ptr()).queue.push_front(&mut Tcbs, c) };
+            }
+            _ => {
+                ct.ctx.set_badge(0);
+                ct.ctx.set_info(MessageInfo::new(reply_label, 0, 0).0);
+                ct.ctx.set_status(0);
+                sched::wake(c);
+            }
+        }
+    }
+    // Back at its receive point, waiting for the next request.
+    if let Some(ep) = ep {
+        crate::ipc::receive(t, ep, true);
+    }
+    Ok(restored)
+}
+
+/// (in transaction, dirty pages, request label, request badge, commits, aborts)
+pub fn status(r: TxPtr) -> [u64; 6] {
+    let reg = region(r);
+    [
+        reg.active as u64,
+        reg.log.len() as u64,
+        MessageInfo(reg.request_info).label(),
+        reg.request_badge,
+        reg.commits,
+        reg.aborts,
+    ]
+}
+
+/// The region's last capability is gone: keep the open transaction's writes, unbind the thread,
+/// and give its pages back their write permission.
+pub fn destroy(r: TxPtr) {
+    let reg = region(r);
+    commit(reg);
+    if let Some(t) = reg.bound.take() {
+        tcb_mut(t).tx = None;
+    }
+    if vspace::asid_root(reg.asid) != Some(reg.root) {
+        return;
+    }
+    for &(start, end) in reg.ranges.as_slice() {
+        for page in (start..end).step_by(PAGE as usize) {
+            if let Some(pte) = vspace::leaf_entry(reg.root, page)
+                && *pte & Cpu::PTE_TX != 0
+            {
+                *pte = Cpu::pte_with_write(*pte & !Cpu::PTE_TX, true);
+            }
+        }
+    }
+    Cpu::flush_asid(reg.asid);
+}
