@@ -15,7 +15,9 @@
 //!   [`UNTYPED_BITS_MIN`]..=[`UNTYPED_BITS_MAX`];
 //! - endpoint names are unique in the whole image and are neither `supervisor` nor `none`;
 //! - every name in `calls` is some server's endpoint; a fault-handler endpoint is another
-//!   server's endpoint; every name in `controls` is another server; no list repeats a name.
+//!   server's endpoint; every name in `controls` is another server; no list repeats a name;
+//! - every name in `devices` is one of [`DEVICE_NAMES`], and each device is granted to at most
+//!   one server of the image.
 #![cfg_attr(not(feature = "std"), no_std)]
 // Errors are rare and no_std has no Box: they carry their names inline.
 #![allow(clippy::result_large_err)]
@@ -42,6 +44,12 @@ pub const MAX_ENDPOINTS: usize = 4;
 pub const MAX_CALLS: usize = 8;
 /// The most servers one server may control.
 pub const MAX_CONTROLS: usize = 8;
+/// The most platform devices one server may be granted.
+pub const MAX_DEVICES: usize = 4;
+/// The platform devices an image may grant (`devices = [...]`). The root task knows what each
+/// one is on the machine it runs on: `uart` the console UART (aarch64 `virt` PL011, x86_64 `q35`
+/// COM1), `timer` a timer user space may program (aarch64 the EL1 physical timer, x86_64 the PIT).
+pub const DEVICE_NAMES: [&str; 2] = ["uart", "timer"];
 
 pub const PRIORITY_MIN: u8 = 1;
 /// 255 is the root task's priority.
@@ -96,6 +104,9 @@ pub struct ServerDesc {
     pub own_cnode: bool,
     /// It gets the system-control capability (power off with an exit status).
     pub poweroff: bool,
+    /// Platform devices it drives (names from [`DEVICE_NAMES`]; each granted to one server at
+    /// most): their registers mapped or their I/O ports, and their interrupt.
+    pub devices: heapless::Vec<Name, MAX_DEVICES>,
 }
 
 /// Where a server's faults are delivered.
@@ -225,6 +236,10 @@ pub enum Problem {
     OwnFaultHandler(Name),
     /// A server listed in its own `controls`.
     ControlsItself,
+    /// A device name that is not in [`DEVICE_NAMES`].
+    UnknownDevice(Name),
+    /// Another server (by name) is already granted this device.
+    DeviceTaken { device: Name, other: Name },
 }
 
 impl Problem {
@@ -238,6 +253,7 @@ impl Problem {
                 | Problem::NoSuchServer(_)
                 | Problem::OwnFaultHandler(_)
                 | Problem::ControlsItself
+                | Problem::DeviceTaken { .. }
         )
     }
 }
@@ -274,6 +290,18 @@ impl fmt::Display for Problem {
                 "'{n}' is this server's own endpoint; a server cannot handle its own faults"
             ),
             Problem::ControlsItself => write!(f, "a server cannot control itself"),
+            Problem::UnknownDevice(n) => {
+                write!(f, "unknown device '{n}', expected one of")?;
+                for (i, known) in DEVICE_NAMES.iter().enumerate() {
+                    let sep = if i == 0 { "" } else { "," };
+                    write!(f, "{sep} '{known}'")?;
+                }
+                Ok(())
+            }
+            Problem::DeviceTaken { device, other } => write!(
+                f,
+                "device '{device}' is already granted to server '{other}' (a device goes to one server at most)"
+            ),
         }
     }
 }
@@ -325,6 +353,15 @@ fn first_repeated(names: &[Name]) -> Option<&Name> {
         .map(|(_, n)| n)
 }
 
+/// Checks a list of device names: each well-formed and known, none repeated.
+pub(crate) fn check_device_list(names: &[Name]) -> Result<(), Problem> {
+    check_name_list(names)?;
+    match names.iter().find(|n| !DEVICE_NAMES.contains(&n.as_str())) {
+        Some(n) => Err(Problem::UnknownDevice(n.clone())),
+        None => Ok(()),
+    }
+}
+
 /// Checks a list of names: each well-formed, none repeated.
 fn check_name_list(names: &[Name]) -> Result<(), Problem> {
     for n in names {
@@ -363,6 +400,7 @@ fn check_server_fields(s: &ServerDesc) -> Result<(), (&'static str, Problem)> {
     }
     check_name_list(&s.controls).map_err(|p| ("controls", p))?;
     check_untyped_bits(s.untyped_bits.into()).map_err(|p| ("untyped_bits", p))?;
+    check_device_list(&s.devices).map_err(|p| ("devices", p))?;
     Ok(())
 }
 
@@ -414,6 +452,17 @@ pub fn check_references(desc: &ImageDescription) -> Result<(), Invalid> {
                 ));
             }
         }
+        for d in &s.devices {
+            if let Some(other) = servers[..i].iter().find(|o| o.devices.contains(d)) {
+                return Err(err(
+                    "devices",
+                    Problem::DeviceTaken {
+                        device: d.clone(),
+                        other: other.name.clone(),
+                    },
+                ));
+            }
+        }
     }
     for (i, s) in servers.iter().enumerate() {
         let err = |field: &'static str, problem: Problem| Invalid {
@@ -459,6 +508,7 @@ const MAX_SERVER_ENCODED_LEN: usize = {
         + (1 + name) // fault_handler: variant + name
         + (1 + MAX_CONTROLS * name)
         + 3 // untyped_bits, own_cnode, poweroff
+        + (1 + MAX_DEVICES * name)
 };
 
 /// Bytes the postcard encoding of any [`ImageDescription`] takes at most: a buffer of this size
@@ -529,6 +579,7 @@ mod tests {
             untyped_bits: 0,
             own_cnode: false,
             poweroff: false,
+            devices: heapless::Vec::new(),
         }
     }
 
@@ -544,6 +595,7 @@ mod tests {
         ping.poweroff = true;
         ping.heap_pages = 4096;
         ping.stack_pages = 256;
+        ping.devices.push(name("uart")).unwrap();
         let mut servers = heapless::Vec::new();
         servers.push(pong).unwrap();
         servers.push(ping).unwrap();
@@ -602,6 +654,10 @@ mod tests {
         for _ in 0..MAX_CALLS {
             s.calls.push(name(&long)).unwrap();
             s.controls.push(name(&long)).unwrap();
+        }
+        // Encoded length only: real device names are short and known.
+        for _ in 0..MAX_DEVICES {
+            s.devices.push(name(&long)).unwrap();
         }
         let mut servers = heapless::Vec::new();
         for _ in 0..MAX_SERVERS {
@@ -712,6 +768,37 @@ mod tests {
         assert_eq!(
             check(&|d| d.name = name("")),
             Err("image.name: must not be empty".into())
+        );
+    }
+
+    #[test]
+    fn device_rules() {
+        let check = |f: &dyn Fn(&mut ImageDescription)| {
+            let mut d = pingpong();
+            f(&mut d);
+            d.validate().map_err(|e| e.to_string())
+        };
+        assert_eq!(
+            check(&|d| d.servers[0].devices.push(name("timer")).unwrap()),
+            Ok(())
+        );
+        assert_eq!(
+            check(&|d| d.servers[1].devices[0] = name("uartt")),
+            Err(
+                "server[1].devices: unknown device 'uartt', expected one of 'uart', 'timer'".into()
+            )
+        );
+        assert_eq!(
+            check(&|d| d.servers[1].devices.push(name("uart")).unwrap()),
+            Err("server[1].devices: 'uart' is listed twice".into())
+        );
+        assert_eq!(
+            check(&|d| d.servers[0].devices.push(name("uart")).unwrap()),
+            Err(
+                "server 'ping': devices: device 'uart' is already granted to server 'pong' \
+                 (a device goes to one server at most)"
+                    .into()
+            )
         );
     }
 }

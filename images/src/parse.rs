@@ -18,6 +18,7 @@
 //! untyped_bits = 0               # 0 or 12..=24
 //! own_cnode = false
 //! poweroff = false
+//! devices = []                   # platform devices it drives: "uart", "timer" (at most 4)
 //!
 //! [test]                         # optional, host only (QEMU scenario tests)
 //! expect = ["line", "..."]       # substrings of output lines, in order
@@ -32,10 +33,10 @@
 
 use crate::{
     DEFAULT_HEAP_PAGES, DEFAULT_PRIORITY, DEFAULT_STACK_PAGES, FaultHandler, HEAP_PAGES_MAX,
-    ImageDescription, Invalid, MAX_CALLS, MAX_CONTROLS, MAX_ENDPOINTS, MAX_SERVERS, Name,
-    PRIORITY_MAX, PRIORITY_MIN, Problem, ProgramName, RESERVED_ENDPOINT_NAMES, STACK_PAGES_MAX,
-    STACK_PAGES_MIN, ServerDesc, check_name, check_program, check_range, check_references,
-    check_untyped_bits, first_repeated,
+    ImageDescription, Invalid, MAX_CALLS, MAX_CONTROLS, MAX_DEVICES, MAX_ENDPOINTS, MAX_SERVERS,
+    Name, PRIORITY_MAX, PRIORITY_MIN, Problem, ProgramName, RESERVED_ENDPOINT_NAMES,
+    STACK_PAGES_MAX, STACK_PAGES_MIN, ServerDesc, check_device_list, check_name, check_program,
+    check_range, check_references, check_untyped_bits, first_repeated,
 };
 use axolotl_abi::Arch;
 use serde::Deserialize;
@@ -131,6 +132,8 @@ struct RawServer {
     own_cnode: bool,
     #[serde(default)]
     poweroff: bool,
+    #[serde(default)]
+    devices: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -291,6 +294,8 @@ fn convert_server(s: &RawServer) -> Result<ServerDesc, (&'static str, Problem)> 
     let controls = convert_list::<MAX_CONTROLS>(&s.controls).map_err(|p| ("controls", p))?;
     let untyped_bits = s.untyped_bits.unwrap_or(0);
     check_untyped_bits(untyped_bits).map_err(|p| ("untyped_bits", p))?;
+    let devices = convert_list::<MAX_DEVICES>(&s.devices).map_err(|p| ("devices", p))?;
+    check_device_list(&devices).map_err(|p| ("devices", p))?;
     Ok(ServerDesc {
         name,
         program,
@@ -304,6 +309,7 @@ fn convert_server(s: &RawServer) -> Result<ServerDesc, (&'static str, Problem)> 
         untyped_bits: untyped_bits as u8,
         own_cnode: s.own_cnode,
         poweroff: s.poweroff,
+        devices,
     })
 }
 
@@ -395,6 +401,7 @@ controls = ["pong"]
 untyped_bits = 20
 own_cnode = true
 poweroff = true
+devices = ["uart", "timer"]
 
 [test]
 expect = ["ping: got 1", "ping: done"]
@@ -459,6 +466,8 @@ arches = ["aarch64"]
         assert_eq!(ping.controls, ["pong"]);
         assert_eq!(ping.untyped_bits, 20);
         assert!(ping.own_cnode && ping.poweroff);
+        assert_eq!(ping.devices, ["uart", "timer"]);
+        assert!(pong.devices.is_empty());
         assert_eq!(
             test,
             Some(TestSpec {
@@ -686,6 +695,51 @@ arches = ["aarch64"]
             err(&one("fault_handler = \"a\"")),
             "t.toml: server 'a': fault_handler: 'a' is this server's own endpoint; \
              a server cannot handle its own faults"
+        );
+    }
+
+    #[test]
+    fn device_errors() {
+        assert_eq!(
+            err(&good_with(
+                "devices = [\"uart\", \"timer\"]",
+                "devices = [\"rtc\"]"
+            )),
+            "t.toml: server[1].devices: unknown device 'rtc', expected one of 'uart', 'timer'"
+        );
+        assert_eq!(
+            err(&good_with(
+                "devices = [\"uart\", \"timer\"]",
+                "devices = [\"Uart\"]"
+            )),
+            "t.toml: server[1].devices: contains 'U'"
+        );
+        assert_eq!(
+            err(&good_with(
+                "devices = [\"uart\", \"timer\"]",
+                "devices = [\"uart\", \"uart\"]"
+            )),
+            "t.toml: server[1].devices: 'uart' is listed twice"
+        );
+        assert_eq!(
+            err(&good_with(
+                "devices = [\"uart\", \"timer\"]",
+                "devices = [\"uart\", \"timer\", \"uart\", \"timer\", \"uart\"]"
+            )),
+            "t.toml: server[1].devices: 5 given, at most 4 allowed"
+        );
+        assert_eq!(
+            err(&good_with(
+                "endpoints = [\"pong\"]",
+                "endpoints = [\"pong\"]\ndevices = [\"timer\"]"
+            )),
+            "t.toml: server 'ping': devices: device 'timer' is already granted to server 'pong' \
+             (a device goes to one server at most)"
+        );
+        let e = err(&one("devices = \"uart\""));
+        assert!(
+            e.starts_with("t.toml: line 8: invalid type: string \"uart\""),
+            "{e}"
         );
     }
 

@@ -11,7 +11,7 @@
 
 use crate::error::{BuildError, Context};
 use crate::slots::SlotAllocator;
-use crate::untyped::UntypedPool;
+use crate::untyped::{DeviceMemory, DeviceMemoryError, UntypedPool};
 use axolotl_abi::bootinfo::BootInfo;
 use axolotl_abi::{CapRights, Error, ObjectType, PAGE_SIZE, VmAttributes};
 use axolotl_rt::{CNode, CPtr, Cap, CapType, Frame, PageTable, VSpace, root};
@@ -34,6 +34,8 @@ pub struct Storage {
 
 pub struct Builder {
     pub pool: UntypedPool,
+    /// Device Untypeds, for the frames of device registers.
+    pub devices: DeviceMemory,
     pub slots: SlotAllocator,
     /// Page tables the root made for its own scratch mapping.
     pub scratch_tables: usize,
@@ -43,6 +45,7 @@ impl Builder {
     pub fn new(bootinfo: &BootInfo) -> Builder {
         Builder {
             pool: UntypedPool::new(bootinfo),
+            devices: DeviceMemory::new(bootinfo),
             slots: SlotAllocator::new(root::empty_slots(bootinfo)),
             scratch_tables: 0,
         }
@@ -66,6 +69,21 @@ impl Builder {
                 Err(BuildError::Kernel { what, error })
             }
         }
+    }
+
+    /// Makes the frame of device registers at `paddr` in a fresh root slot.
+    pub fn device_frame(&mut self, paddr: u64) -> Result<Cap<Frame>, BuildError> {
+        let slot = self.slots.alloc().ok_or(BuildError::OutOfSlots)?;
+        self.devices
+            .frame_at(paddr, slot, &mut self.slots)
+            .map_err(|e| {
+                self.slots.free(slot);
+                match e {
+                    DeviceMemoryError::NotDeviceMemory => BuildError::NotDeviceMemory { paddr },
+                    DeviceMemoryError::InUse => BuildError::DeviceMemoryInUse { paddr },
+                    DeviceMemoryError::Kernel(what, error) => BuildError::Kernel { what, error },
+                }
+            })
     }
 
     /// Deletes a capability in the root CNode and takes its slot back.

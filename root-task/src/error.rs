@@ -41,6 +41,16 @@ pub enum BuildError {
     PageTableLoop {
         vaddr: u64,
     },
+    /// This machine has no platform device of that name.
+    NoSuchDevice,
+    /// No device Untyped covers a device's registers.
+    NotDeviceMemory {
+        paddr: u64,
+    },
+    /// A device's registers were already made into a frame (granted before).
+    DeviceMemoryInUse {
+        paddr: u64,
+    },
 }
 
 impl fmt::Display for BuildError {
@@ -65,6 +75,13 @@ impl fmt::Display for BuildError {
             }
             BuildError::NoFaultEndpoint => write!(f, "its fault endpoint was not made"),
             BuildError::ServerCNodeFull => write!(f, "its CNode is full"),
+            BuildError::NoSuchDevice => write!(f, "this machine has no such device"),
+            BuildError::NotDeviceMemory { paddr } => {
+                write!(f, "no device untyped covers {paddr:#x}")
+            }
+            BuildError::DeviceMemoryInUse { paddr } => {
+                write!(f, "the device memory at {paddr:#x} is already in use")
+            }
             BuildError::PageTableLoop { vaddr } => {
                 write!(
                     f,

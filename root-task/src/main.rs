@@ -9,8 +9,8 @@
 //! status 1.
 //!
 //! Modules: [`elf`] reads programs, [`untyped`] and [`slots`] hand out memory and root CNode
-//! slots, [`builder`] makes objects and mappings, [`system`] builds the servers, [`supervisor`]
-//! handles their faults.
+//! slots, [`builder`] makes objects and mappings, [`platform`] knows the machine's devices,
+//! [`system`] builds the servers, [`supervisor`] handles their faults.
 #![cfg_attr(not(test), no_std)]
 #![cfg_attr(not(test), no_main)]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -18,6 +18,7 @@
 mod builder;
 mod elf;
 mod error;
+mod platform;
 mod slots;
 mod supervisor;
 mod system;

@@ -5,8 +5,9 @@
 //! 2. [`build_server`], per server: check its program; make its CNode, VSpace, TCB and
 //!    bookkeeping CNode; load the ELF; map stack, heap and IPC buffer; configure the TCB (fault
 //!    endpoint, CSpace, VSpace, IPC buffer), priority and registers (not yet runnable).
-//! 3. [`grant`], per built server: fill its CNode with what the image grants, write and map its
-//!    server-info page, log what it got.
+//! 3. [`grant`], per built server: fill its CNode with what the image grants (for each platform
+//!    device, [`grant_device`]: its registers mapped or its I/O ports, and its IRQ handler bound
+//!    to a new notification), write and map its server-info page, log what it got.
 //! 4. The caller resumes the servers in image order.
 //!
 //! A server that fails any step is logged with its name and skipped; the objects made for it so
@@ -15,14 +16,18 @@
 use crate::builder::{Builder, Storage};
 use crate::elf::Elf;
 use crate::error::{BuildError, Context};
+use crate::platform::{self, PlatformDevice};
 use axolotl_abi::archive::{Archive, EntryKind};
 use axolotl_abi::{Badge, CPtr, CapRights, ObjectType, PAGE_SIZE, VmAttributes};
 use axolotl_image::{FaultHandler, ImageDescription, MAX_SERVERS, Name, ServerDesc};
 use axolotl_rt::server_info::{
-    SERVER_CNODE_RADIX, SERVER_HEAP_VADDR, SERVER_INFO_VADDR, SERVER_IPC_BUFFER_VADDR,
-    SERVER_PROGRAM_END, SERVER_STACK_PAGES_MAX, SERVER_STACK_TOP, ServerInfo, call_badge,
+    DeviceEntry, SERVER_CNODE_RADIX, SERVER_DEVICE_VADDR, SERVER_HEAP_VADDR, SERVER_INFO_VADDR,
+    SERVER_IPC_BUFFER_VADDR, SERVER_PROGRAM_END, SERVER_STACK_PAGES_MAX, SERVER_STACK_TOP,
+    ServerInfo, call_badge,
 };
-use axolotl_rt::{CNode, Cap, Endpoint, Frame, Tcb, VSpace, root};
+use axolotl_rt::{
+    CNode, Cap, CapType, Endpoint, Frame, IrqHandler, Notification, Tcb, VSpace, root,
+};
 use core::fmt::Write;
 use log::{error, info, warn};
 
@@ -202,12 +207,25 @@ pub fn build_server(
         });
     }
     let heap_pages = u64::from(desc.heap_pages);
+    // Device registers are mapped in phase 3; their frames and tables are stored here too.
+    let (devices, device_end) = platform::layout(&desc.devices);
+    let device_pages: u64 = devices
+        .iter()
+        .filter_map(|p| p.device?.mmio)
+        .map(|m| m.pages)
+        .sum();
 
     let cnode = b.make(ObjectType::CNode, SERVER_CNODE_RADIX, "make the CNode")?;
     let vspace = b.make(ObjectType::VSpace, 0, "make the VSpace")?;
     let tcb = b.make(ObjectType::Tcb, 0, "make the TCB")?;
     let storage = b.make_storage(
-        program_pages + stack_pages + heap_pages + 2 + table_estimate((start, end), heap_pages),
+        program_pages
+            + stack_pages
+            + heap_pages
+            + 2
+            + table_estimate((start, end), heap_pages)
+            + device_pages
+            + tables_for(SERVER_DEVICE_VADDR, device_end),
     )?;
     let mut server = BuiltServer {
         tcb,
@@ -364,6 +382,93 @@ impl CNodeFiller {
         self.next += 1;
         Ok(slot)
     }
+
+    /// Moves the root's capability `src` into the next slot and takes its root slot back.
+    fn take<T: CapType>(&mut self, b: &mut Builder, src: Cap<T>) -> Result<CPtr, BuildError> {
+        let slot = self.slot()?;
+        self.cnode
+            .move_(slot, Cap::<CNode>::invoker_root(), src.cptr())
+            .context("move a capability")?;
+        b.slots.free(src.cptr());
+        self.next += 1;
+        Ok(slot)
+    }
+}
+
+/// Grants `server` one platform device: maps its registers (if any) at `vaddr` as read/write
+/// device memory, issues its I/O ports (if any) into the server's CNode, gets the device's IRQ
+/// handler, binds it to a new notification and moves both into the server's CNode. Returns the
+/// server-info entry (without its name).
+fn grant_device(
+    b: &mut Builder,
+    server: &mut BuiltServer,
+    filler: &mut CNodeFiller,
+    device: &PlatformDevice,
+    vaddr: u64,
+) -> Result<DeviceEntry, BuildError> {
+    let mut entry = DeviceEntry {
+        irq_number: device.irq,
+        ..DeviceEntry::EMPTY
+    };
+    if let Some(mmio) = device.mmio {
+        for i in 0..mmio.pages {
+            let frame = b.device_frame(mmio.paddr + i * PAGE)?;
+            place(
+                b,
+                server,
+                frame,
+                vaddr + i * PAGE,
+                CapRights::READ_WRITE,
+                VmAttributes::DEVICE,
+            )?;
+        }
+        entry.mmio_vaddr = vaddr;
+        entry.mmio_pages = mmio.pages;
+    }
+    if let Some((first, last)) = device.ports {
+        let slot = filler.slot()?;
+        root::io_port_control()
+            .issue(first, last, filler.cnode, slot)
+            .context("issue the I/O ports")?;
+        filler.next += 1;
+        entry.io_port = slot;
+    }
+    // The handler is made in a root slot: the root invokes it to bind the notification.
+    let irq_slot = b.slots.alloc().ok_or(BuildError::OutOfSlots)?;
+    if let Err(error) = root::irq_control().get(device.irq, Cap::<CNode>::invoker_root(), irq_slot)
+    {
+        b.slots.free(irq_slot);
+        return Err(BuildError::Kernel {
+            what: "get the IRQ handler",
+            error,
+        });
+    }
+    let irq = Cap::<IrqHandler>::from_cptr(irq_slot);
+    let notification: Cap<Notification> =
+        match b.make(ObjectType::Notification, 0, "make the IRQ notification") {
+            Ok(n) => n,
+            Err(e) => {
+                let _ = b.delete(irq);
+                return Err(e);
+            }
+        };
+    let bound = irq
+        .set_notification(notification)
+        .context("bind the IRQ notification");
+    let moved = bound.and_then(|()| {
+        entry.irq = filler.take(b, irq)?;
+        entry.notification = filler.take(b, notification)?;
+        Ok(())
+    });
+    if let Err(e) = moved {
+        // Whatever is still in the root goes (deleting the handler releases the line).
+        if entry.irq == 0 {
+            let _ = b.delete(irq);
+        }
+        let _ = b.delete(notification);
+        return Err(e);
+    }
+    Ok(entry)
 }
 
 /// Phase 3 for server `index` (`server`): its capabilities and server-info page; logs what it
@@ -380,7 +485,7 @@ pub fn grant(
     let desc = &image.servers[index];
     let name = desc.name.as_str();
     let mut info = ServerInfo::new(name);
-    let mut summary: heapless::String<320> = heapless::String::new();
+    let mut summary: heapless::String<512> = heapless::String::new();
     let mut filler = CNodeFiller {
         cnode: server.cnode,
         next: 1,
@@ -468,6 +573,32 @@ pub fn grant(
                 let _ = write!(summary, ", untyped 2^{bits}");
             }
             Err(e) => warn!("server '{name}': untyped not granted: {e}"),
+        }
+    }
+    let (devices, _) = platform::layout(&desc.devices);
+    for placed in &devices {
+        let device = placed.name.as_str();
+        let granted = placed
+            .device
+            .ok_or(BuildError::NoSuchDevice)
+            .and_then(|d| grant_device(b, server, &mut filler, d, placed.vaddr));
+        match granted {
+            Ok(entry) => {
+                let _ = write!(summary, ", device {device} (irq {}", entry.irq_number);
+                if entry.mmio_vaddr != 0 {
+                    let _ = write!(
+                        summary,
+                        ", {} page(s) at {:#x}",
+                        entry.mmio_pages, entry.mmio_vaddr
+                    );
+                }
+                if let Some((first, last)) = placed.device.and_then(|d| d.ports) {
+                    let _ = write!(summary, ", ports {first:#x}..={last:#x}");
+                }
+                let _ = write!(summary, ")");
+                info.push_device(device, entry);
+            }
+            Err(e) => warn!("server '{name}': device '{device}' not granted: {e}"),
         }
     }
     info.empty_start = filler.next;

@@ -57,6 +57,10 @@ cap_types! {
     IrqHandler,
     /// The authority to power the machine off.
     SysControl,
+    /// The authority to issue I/O-port capabilities (x86_64 only).
+    IoPortControl,
+    /// A range of I/O ports (x86_64 only): 8-bit reads and writes of the ports in it.
+    IoPort,
     /// A capability of a type not (yet) known.
     Unspecified,
 }
@@ -387,6 +391,40 @@ impl Cap<IrqHandler> {
     /// Unbinds the notification.
     pub fn clear(self) -> Result<(), Error> {
         self.invoke(Invocation::IrqHandlerClear, &[]).map(drop)
+    }
+}
+
+impl Cap<IoPortControl> {
+    /// Creates the capability to I/O ports `first..=last` in slot `dest_index` of `dest_cnode`.
+    /// Ports the kernel keeps (the 8259 PICs, QEMU's debug-exit port) are refused with
+    /// [`Error::RangeError`].
+    pub fn issue(
+        self,
+        first: u16,
+        last: u16,
+        dest_cnode: Cap<CNode>,
+        dest_index: CPtr,
+    ) -> Result<(), Error> {
+        self.invoke(
+            Invocation::IoPortControlIssue,
+            &[first.into(), last.into(), dest_cnode.cptr, dest_index],
+        )
+        .map(drop)
+    }
+}
+
+impl Cap<IoPort> {
+    /// Reads a byte from `port`, which must be in the capability's range
+    /// ([`Error::RangeError`] otherwise).
+    pub fn in8(self, port: u16) -> Result<u8, Error> {
+        self.invoke(Invocation::IoPortIn8, &[port.into()])?;
+        Ok(get_mr(0) as u8)
+    }
+
+    /// Writes `value` to `port`, which must be in the capability's range.
+    pub fn out8(self, port: u16, value: u8) -> Result<(), Error> {
+        self.invoke(Invocation::IoPortOut8, &[port.into(), value.into()])
+            .map(drop)
     }
 }
 

@@ -1,6 +1,6 @@
 //! The root task's initial capabilities and boot info (`abi::bootinfo`), typed.
 
-use crate::cap::{CNode, Cap, Frame, IrqControl, SysControl, Tcb, Untyped, VSpace};
+use crate::cap::{CNode, Cap, Frame, IoPortControl, IrqControl, SysControl, Tcb, Untyped, VSpace};
 use axolotl_abi::archive::MAX_LEN;
 use axolotl_abi::bootinfo::{BootInfo, UntypedDesc, slot};
 use axolotl_abi::{CPtr, PAGE_SIZE};
@@ -24,6 +24,11 @@ pub fn irq_control() -> Cap<IrqControl> {
 
 pub fn sys_control() -> Cap<SysControl> {
     Cap::from_cptr(slot::SYS_CONTROL)
+}
+
+/// The I/O-port control capability (x86_64; the slot is empty on architectures without ports).
+pub fn io_port_control() -> Cap<IoPortControl> {
+    Cap::from_cptr(slot::IO_PORT_CONTROL)
 }
 
 pub fn ipc_buffer_frame() -> Cap<Frame> {

@@ -9,6 +9,7 @@
 //! | [`SERVER_IPC_BUFFER_VADDR`] | the IPC buffer, read/write |
 //! | one page below the stack | unmapped guard page |
 //! | `SERVER_STACK_TOP - stack_pages * PAGE_SIZE..SERVER_STACK_TOP` | the stack |
+//! | [`SERVER_DEVICE_VADDR`]`..`[`SERVER_DEVICE_END`] | registers of granted devices (device memory) |
 //! | [`SERVER_HEAP_VADDR`]`..+heap_len` | the heap (zeroed), if any |
 //!
 //! The thread starts at the ELF entry with sp = [`SERVER_STACK_TOP`] and its first argument
@@ -17,9 +18,15 @@
 //! endpoints it calls (minted WRITE|GRANT with badge [`call_badge`] of the caller), the TCBs of
 //! the servers it controls, its own TCB (always; the runtime suspends it when `main` returns),
 //! and, if the image grants them, its own CNode, an Untyped and the system-control capability.
-//! Empty slots are `empty_start..empty_end`.
+//! For each platform device the image grants ([`ServerInfo::device`]): the device's IRQ handler
+//! capability, a notification its interrupt signals (badge [`irq_badge`] of the IRQ), and, for a
+//! device with I/O ports, an I/O-port capability; its registers, if memory-mapped, are mapped
+//! read/write as device memory in the device window, devices one after another in image order
+//! with an unmapped page between two. Empty slots are `empty_start..empty_end`.
 
-use crate::cap::{CNode, Cap, Endpoint, SysControl, Tcb, Untyped};
+use crate::cap::{
+    CNode, Cap, Endpoint, IoPort, IrqHandler, Notification, SysControl, Tcb, Untyped,
+};
 use axolotl_abi::{Badge, CPtr, PAGE_SIZE};
 
 /// The server-info page.
@@ -33,6 +40,11 @@ pub const SERVER_STACK_PAGES_MAX: u64 =
     (SERVER_STACK_TOP - SERVER_IPC_BUFFER_VADDR) / PAGE_SIZE as u64 - 2;
 /// The start of the heap.
 pub const SERVER_HEAP_VADDR: u64 = 0x3000_0000;
+/// The device window: the root task maps the registers of granted devices here, and nothing
+/// else lives here (so [`crate::mmio`] may access it from safe code).
+pub const SERVER_DEVICE_VADDR: u64 = 0x2000_0000;
+/// The end of the device window (exclusive).
+pub const SERVER_DEVICE_END: u64 = SERVER_HEAP_VADDR;
 /// The end of the region ELF segments may occupy (exclusive); they start at `PAGE_SIZE`.
 pub const SERVER_PROGRAM_END: u64 = SERVER_INFO_VADDR;
 /// log2 of the number of slots of a server's CNode.
@@ -45,6 +57,7 @@ pub const NAME_LEN: usize = 24;
 pub const MAX_ENDPOINTS: usize = 4;
 pub const MAX_CALLS: usize = 8;
 pub const MAX_CONTROLS: usize = 8;
+pub const MAX_DEVICES: usize = 4;
 
 /// The badge a server's calls to an endpoint carry: 1 + the caller's index in the image.
 pub const fn call_badge(caller_index: usize) -> Badge {
@@ -110,6 +123,81 @@ fn nonzero<T: crate::cap::CapType>(cptr: CPtr) -> Option<Cap<T>> {
     (cptr != 0).then(|| Cap::from_cptr(cptr))
 }
 
+/// The badge an interrupt signals its notification with: the kernel ORs `1 << (irq % 64)` into
+/// the notification word each time IRQ `irq` is delivered.
+pub const fn irq_badge(irq: u64) -> Badge {
+    1 << (irq % 64)
+}
+
+/// One granted platform device as the server-info page stores it.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DeviceEntry {
+    /// The device's name in the image (`uart`, `timer`), UTF-8, NUL-padded.
+    pub name: [u8; NAME_LEN],
+    /// Where its registers are mapped (0: it has none), `mmio_pages` pages.
+    pub mmio_vaddr: u64,
+    pub mmio_pages: u64,
+    /// Its I/O-port range (0: none).
+    pub io_port: CPtr,
+    /// The kernel's number of its interrupt (aarch64: GIC INTID; x86_64: I/O APIC GSI).
+    pub irq_number: u64,
+    /// Its IRQ handler capability.
+    pub irq: CPtr,
+    /// The notification its interrupt signals (full rights).
+    pub notification: CPtr,
+}
+
+impl DeviceEntry {
+    pub const EMPTY: DeviceEntry = DeviceEntry {
+        name: [0; NAME_LEN],
+        mmio_vaddr: 0,
+        mmio_pages: 0,
+        io_port: 0,
+        irq_number: 0,
+        irq: 0,
+        notification: 0,
+    };
+
+    pub fn name(&self) -> &str {
+        name_str(&self.name, NAME_LEN)
+    }
+
+    /// The entry as typed capabilities.
+    pub fn grant(&self) -> DeviceGrant {
+        DeviceGrant {
+            mmio_vaddr: self.mmio_vaddr,
+            mmio_pages: self.mmio_pages,
+            io_port: nonzero(self.io_port),
+            irq_number: self.irq_number,
+            irq: Cap::from_cptr(self.irq),
+            notification: Cap::from_cptr(self.notification),
+        }
+    }
+}
+
+/// A platform device granted to the server (see [`ServerInfo::device`]). Its interrupt signals
+/// `notification` with [`DeviceGrant::irq_badge`] and stays masked until `irq.ack()`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DeviceGrant {
+    /// Where its registers are mapped as device memory (0: none); see [`crate::mmio`].
+    pub mmio_vaddr: u64,
+    pub mmio_pages: u64,
+    /// Its I/O ports (x86_64 devices).
+    pub io_port: Option<Cap<IoPort>>,
+    /// The kernel's number of its interrupt (aarch64: GIC INTID; x86_64: I/O APIC GSI).
+    pub irq_number: u64,
+    pub irq: Cap<IrqHandler>,
+    pub notification: Cap<Notification>,
+}
+
+impl DeviceGrant {
+    /// The bit its interrupt sets in the notification word.
+    pub const fn irq_badge(&self) -> Badge {
+        irq_badge(self.irq_number)
+    }
+}
+
 /// The server-info page: what a server was given, written by the root task.
 #[repr(C)]
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -145,6 +233,9 @@ pub struct ServerInfo {
     pub empty_end: CPtr,
     /// Frequency of the counter user space reads for time, in Hz.
     pub counter_frequency: u64,
+    /// Platform devices it was granted.
+    pub devices: [DeviceEntry; MAX_DEVICES],
+    pub n_devices: u64,
 }
 
 const _: () = assert!(core::mem::size_of::<ServerInfo>() <= PAGE_SIZE);
@@ -172,6 +263,8 @@ impl ServerInfo {
             empty_start: 0,
             empty_end: 0,
             counter_frequency: 0,
+            devices: [DeviceEntry::EMPTY; MAX_DEVICES],
+            n_devices: 0,
         };
         info.name_len = copy_name(&mut info.name, name) as u64;
         info
@@ -190,6 +283,17 @@ impl ServerInfo {
     /// Adds the TCB of a server it controls; `false` if the list is full.
     pub fn push_control(&mut self, name: &str, cptr: CPtr) -> bool {
         push(&mut self.controls, &mut self.n_controls, name, cptr)
+    }
+
+    /// Adds a granted device (`entry.name` is set to `name`); `false` if the list is full.
+    pub fn push_device(&mut self, name: &str, mut entry: DeviceEntry) -> bool {
+        let Some(slot) = self.devices.get_mut(self.n_devices as usize) else {
+            return false;
+        };
+        copy_name(&mut entry.name, name);
+        *slot = entry;
+        self.n_devices += 1;
+        true
     }
 
     /// Whether the root task wrote this page (the magic number is right).
@@ -230,6 +334,19 @@ impl ServerInfo {
     /// The TCBs of the servers it controls.
     pub fn controls(&self) -> &[NamedCap] {
         &self.controls[..(self.n_controls as usize).min(MAX_CONTROLS)]
+    }
+
+    /// The platform device named `name` (`uart`, `timer`), if the image granted it.
+    pub fn device(&self, name: &str) -> Option<DeviceGrant> {
+        self.devices()
+            .iter()
+            .find(|d| d.name() == name && d.irq != 0)
+            .map(DeviceEntry::grant)
+    }
+
+    /// The platform devices it was granted.
+    pub fn devices(&self) -> &[DeviceEntry] {
+        &self.devices[..(self.n_devices as usize).min(MAX_DEVICES)]
     }
 
     pub fn own_tcb(&self) -> Cap<Tcb> {
@@ -305,5 +422,34 @@ mod tests {
         assert_eq!(info.calls().len(), MAX_CALLS);
         let long = ServerInfo::new("ééééééééééééé"); // 26 bytes, cut at a char boundary
         assert_eq!(long.name(), "éééééééééééé");
+    }
+
+    #[test]
+    fn devices() {
+        let mut info = ServerInfo::new("console");
+        assert_eq!(info.device("uart"), None);
+        let uart = DeviceEntry {
+            mmio_vaddr: SERVER_DEVICE_VADDR,
+            mmio_pages: 1,
+            irq_number: 33,
+            irq: 7,
+            notification: 8,
+            ..DeviceEntry::EMPTY
+        };
+        assert!(info.push_device("uart", uart));
+        let got = info.device("uart").unwrap();
+        assert_eq!(got.mmio_vaddr, SERVER_DEVICE_VADDR);
+        assert_eq!(got.io_port, None);
+        assert_eq!(got.irq, Cap::from_cptr(7));
+        assert_eq!(got.notification, Cap::from_cptr(8));
+        assert_eq!(got.irq_badge(), 1 << 33);
+        assert_eq!(irq_badge(66), 1 << 2);
+        assert_eq!(info.device("timer"), None);
+        for _ in 1..MAX_DEVICES {
+            assert!(info.push_device("timer", uart));
+        }
+        assert!(!info.push_device("x", uart));
+        info.n_devices = 99;
+        assert_eq!(info.devices().len(), MAX_DEVICES);
     }
 }

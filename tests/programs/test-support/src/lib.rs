@@ -1,0 +1,342 @@
+//! What the QEMU scenario test programs share: checks that print `PASS <what>` or
+//! `FAIL <what>: <detail>` lines on the debug console, and the verdict that ends a run with
+//! exit status 0 (every check passed) or 1.
+//!
+//! Lines are printed without a log prefix, so scenarios match them exactly
+//! (`expect = ["PASS revoke: ..."]`).
+#![no_std]
+#![forbid(unsafe_code)]
+
+use axolotl_rt::{Error, MessageInfo, ServerInfo, debug_println};
+use core::fmt::{Debug, Display};
+
+/// A run's checks: how many failed so far.
+pub struct Checks {
+    scenario: &'static str,
+    failures: u32,
+}
+
+impl Checks {
+    /// Checks of `scenario`, whose name prefixes every line.
+    pub const fn new(scenario: &'static str) -> Checks {
+        Checks {
+            scenario,
+            failures: 0,
+        }
+    }
+
+    /// Prints `PASS <scenario>: <what>`.
+    pub fn pass(&mut self, what: impl Display) {
+        debug_println!("PASS {}: {what}", self.scenario);
+    }
+
+    /// Prints `FAIL <scenario>: <what>: <detail>` and counts the failure.
+    pub fn fail(&mut self, what: impl Display, detail: impl Display) {
+        debug_println!("FAIL {}: {what}: {detail}", self.scenario);
+        self.failures += 1;
+    }
+
+    /// Passes or fails `what`; returns `ok`.
+    pub fn check(&mut self, ok: bool, what: impl Display, detail: impl Display) -> bool {
+        if ok {
+            self.pass(what);
+        } else {
+            self.fail(what, detail);
+        }
+        ok
+    }
+
+    /// Passes `what` if `got == want`, else fails it with both values.
+    pub fn check_eq<T: PartialEq + Debug>(&mut self, what: impl Display, got: T, want: T) -> bool {
+        if got == want {
+            self.pass(what);
+            true
+        } else {
+            self.fail(what, format_args!("got {got:x?}, expected {want:x?}"));
+            false
+        }
+    }
+
+    /// Counts a failure without printing a line (the caller printed the details).
+    pub fn count_failure(&mut self) {
+        self.failures += 1;
+    }
+
+    pub fn failures(&self) -> u32 {
+        self.failures
+    }
+
+    /// Prints the verdict (`PASS <scenario>` or `FAIL <scenario>: N checks failed`) and powers
+    /// the machine off with status 0 or 1. Without the system-control capability, it returns.
+    pub fn finish(self, server: &ServerInfo) {
+        if self.failures == 0 {
+            debug_println!("PASS {}", self.scenario);
+        } else {
+            debug_println!("FAIL {}: {} checks failed", self.scenario, self.failures);
+        }
+        match server.sys_control() {
+            Some(sys) => sys.poweroff(u64::from(self.failures != 0)),
+            None => debug_println!(
+                "FAIL {}: '{}' cannot power off",
+                self.scenario,
+                server.name()
+            ),
+        }
+    }
+}
+
+/// A kernel status as a result of a raw system call: `Ok(())` or the error.
+pub fn status<T>(r: Result<T, Error>) -> Result<(), Error> {
+    r.map(drop)
+}
+
+/// A message of `length` words with `label` and no capabilities.
+pub const fn msg(label: u64, length: usize) -> MessageInfo {
+    MessageInfo::new(label, 0, length)
+}
+
+/// The messages of the `fault-undefined` and `fault-null` scenarios (`fault-victim` calls
+/// `fault-checker`, which is also its fault handler).
+pub mod fault_protocol {
+    use axolotl_rt::{FaultKind, fault};
+
+    /// Victim to checker: `[run, pc of the faulting instruction]`.
+    pub const HELLO: u64 = 1;
+    /// Victim to checker, after being resumed past a fault: `[run, registers intact (0/1),
+    /// value loaded]`.
+    pub const CONTINUED: u64 = 2;
+
+    /// Which fault the victim takes.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum Mode {
+        Undefined,
+        Null,
+    }
+
+    impl Mode {
+        /// The mode of the victim server named `name`.
+        pub fn of_victim(name: &str) -> Option<Mode> {
+            match name {
+                "victim-undefined" => Some(Mode::Undefined),
+                "victim-null" => Some(Mode::Null),
+                _ => None,
+            }
+        }
+
+        pub fn scenario(self) -> &'static str {
+            match self {
+                Mode::Undefined => "fault-undefined",
+                Mode::Null => "fault-null",
+            }
+        }
+
+        pub fn what(self) -> &'static str {
+            match self {
+                Mode::Undefined => "undefined instruction",
+                Mode::Null => "null dereference",
+            }
+        }
+
+        /// The fault kind the kernel must report.
+        pub fn kind(self) -> FaultKind {
+            match self {
+                Mode::Undefined => FaultKind::UndefinedInstruction,
+                Mode::Null => FaultKind::PageFault,
+            }
+        }
+
+        /// The address of the faulting instruction (in the calling program).
+        pub fn pc(self) -> u64 {
+            match self {
+                Mode::Undefined => fault::undefined_instruction_pc(),
+                Mode::Null => fault::read_u64_pc(),
+            }
+        }
+
+        /// The fault address the kernel must report for a fault at `pc`.
+        pub fn address(self, pc: u64) -> u64 {
+            match self {
+                Mode::Undefined => pc,
+                Mode::Null => 0,
+            }
+        }
+
+        /// How far a handler advances the pc to resume after the faulting instruction.
+        pub fn length(self) -> u64 {
+            match self {
+                Mode::Undefined => fault::UNDEFINED_INSTRUCTION_LEN,
+                Mode::Null => fault::ACCESS_INSTRUCTION_LEN,
+            }
+        }
+
+        /// Takes the fault; returns what was loaded (null) or [`fault::UNREAD`] (undefined).
+        pub fn fault(self) -> u64 {
+            match self {
+                Mode::Undefined => {
+                    fault::undefined_instruction();
+                    fault::UNREAD
+                }
+                Mode::Null => fault::null_dereference(),
+            }
+        }
+    }
+}
+
+/// The messages and accesses of the `memory-isolation` scenario (`mem-victim` faults to
+/// `mem-checker`, which asks `mem-owner` about its heap).
+pub mod mem_protocol {
+    use axolotl_rt::server_info::{SERVER_HEAP_VADDR, SERVER_INFO_VADDR};
+
+    /// Victim to checker: `[pc of the store, pc of the load]`.
+    pub const HELLO: u64 = 1;
+    /// Victim to checker, after every access: `[registers intact after each (0/1), every load
+    /// produced nothing (0/1), its server-info page unchanged (0/1)]`.
+    pub const DONE: u64 = 2;
+    /// Checker to owner: reply `[the first word of the owner's heap]`.
+    pub const READ_HEAP: u64 = 3;
+
+    /// What the owner keeps in the first word of its heap.
+    pub const OWNER_WORD: u64 = 0x0123_4567_89ab_cdef;
+    /// What the victim tries to store.
+    pub const VICTIM_WORD: u64 = 0xbad0_bad0_bad0_bad0;
+
+    /// A kernel address: the start of the kernel image in the kernel's window.
+    #[cfg(target_arch = "aarch64")]
+    pub const KERNEL_ADDRESS: u64 = 0xFFFF_0000_4020_0000;
+    #[cfg(target_arch = "x86_64")]
+    pub const KERNEL_ADDRESS: u64 = 0xFFFF_FFFF_8020_0000;
+
+    /// One access the victim makes; each must fault.
+    pub struct Access {
+        pub what: &'static str,
+        pub address: u64,
+        pub write: bool,
+        /// Whether the kernel must report the address as mapped (a permission fault).
+        pub mapped: bool,
+    }
+
+    /// The victim's accesses, in order.
+    pub const ACCESSES: [Access; 5] = [
+        Access {
+            what: "write to another server's heap",
+            address: SERVER_HEAP_VADDR,
+            write: true,
+            mapped: false,
+        },
+        Access {
+            what: "write to kernel memory",
+            address: KERNEL_ADDRESS,
+            write: true,
+            mapped: true,
+        },
+        Access {
+            what: "write to its own read-only server-info page",
+            address: SERVER_INFO_VADDR,
+            write: true,
+            mapped: true,
+        },
+        Access {
+            what: "read of another server's heap",
+            address: SERVER_HEAP_VADDR,
+            write: false,
+            mapped: false,
+        },
+        Access {
+            what: "read of kernel memory",
+            address: KERNEL_ADDRESS,
+            write: false,
+            mapped: true,
+        },
+    ];
+}
+
+/// The messages of the `ipc-pingpong` scenario (`ipc-client` ×2 call `ipc-echo`).
+pub mod ipc_protocol {
+    /// A request's label: `client id << 8 | operation`.
+    pub const fn label(client: u64, op: u64) -> u64 {
+        client << 8 | op
+    }
+    pub const fn client_of(label: u64) -> u64 {
+        label >> 8
+    }
+    pub const fn op_of(label: u64) -> u64 {
+        label & 0xff
+    }
+
+    /// Client to server: words to transform; reply: label = the badge the server saw, the same
+    /// length, word `i` = [`transform`]`(w, i)`.
+    pub const ECHO: u64 = 1;
+    /// Client to server: `[checks failed]`; the client is done.
+    pub const DONE: u64 = 2;
+
+    /// The message lengths each client sends: empty, in registers only, one word past them, a
+    /// long message in the IPC buffer, the largest message.
+    pub const LENGTHS: [usize; 6] = [0, 1, 4, 5, 100, 120];
+    /// Rounds of every length.
+    pub const ROUNDS: u64 = 3;
+
+    /// What the server makes of word `i` of a message.
+    pub const fn transform(w: u64, i: usize) -> u64 {
+        w.wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(17) ^ (i as u64)
+    }
+
+    /// Word `i` of a client's message in `round` of `length` words.
+    pub const fn word(client: u64, round: u64, length: usize, i: usize) -> u64 {
+        (client << 56) ^ (round << 48) ^ ((length as u64) << 32) ^ (i as u64).wrapping_mul(0x0101)
+    }
+
+    /// The client id of a client server named `client-a`, `client-b`, ...: 1, 2, ...
+    pub fn client_id(name: &str) -> Option<u64> {
+        match name.as_bytes() {
+            [b'c', b'l', b'i', b'e', b'n', b't', b'-', c @ b'a'..=b'z'] => {
+                Some(u64::from(c - b'a') + 1)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The messages of the `cap-transfer` scenario (`cap-client` calls `cap-broker`, which hands out
+/// its capability to `cap-oracle`'s endpoint).
+pub mod cap_protocol {
+    /// Client to broker: reply with the oracle capability attached (`extra_caps = 1`) and one
+    /// word, [`BROKER_WORD`].
+    pub const GET_ORACLE: u64 = 1;
+    pub const BROKER_WORD: u64 = 0xb40c_e400;
+    /// Client to oracle: `[x]`; reply: label = the badge the oracle saw, `[`[`answer`]`(x)]`.
+    pub const ASK: u64 = 2;
+
+    pub const fn answer(x: u64) -> u64 {
+        x.wrapping_mul(x).wrapping_add(42)
+    }
+}
+
+/// The messages of the `confinement` scenario.
+pub mod confine_protocol {
+    /// Checker to counter: reply `[requests counted so far, badge of the last one]`. Any other
+    /// message is counted as a request.
+    pub const QUERY: u64 = 1;
+    /// The prisoner's verdict: it ends by loading from `VERDICT_BASE + 8 * failures`, a page
+    /// fault its fault handler (the checker) reads the number of failed checks from.
+    pub const VERDICT_BASE: u64 = 0xdead_0000;
+}
+
+/// The messages of the `preemption` scenario (`preempt-reporter`s call `preempt-checker`).
+pub mod preempt_protocol {
+    /// Reporter to checker: it is running.
+    pub const STARTED: u64 = 1;
+    /// Reporter to checker: `[times it saw itself preempted, the longest gap in counter ticks]`.
+    pub const PREEMPTED: u64 = 2;
+    /// How many preemptions a reporter waits to see.
+    pub const PREEMPTIONS: u64 = 3;
+}
+
+/// The messages of the `revoke` scenario (`revoke-server` and `revoke-partner`).
+pub mod revoke_protocol {
+    /// Revoker to partner (its own endpoint): a capability to endpoint `rv` is attached; the
+    /// partner receives on it from then on.
+    pub const GIVE: u64 = 1;
+    /// Anyone to the partner through `rv`: reply label = the badge the partner saw, `[1 if the
+    /// partner's own copy of `rv` is still valid, else 0]`.
+    pub const PING: u64 = 2;
+}
