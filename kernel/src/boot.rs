@@ -441,8 +441,9 @@ pub fn boot(boot_arg: u64) -> ! {
         .map(|u| 1u64 << u.size_bits)
         .sum();
     log::info!(
-        "root task: entry {entry:#x}, {count} untyped capabilities, {} KiB free",
-        free_bytes / 1024
+        "root task: entry {entry:#x}, {count} untyped capabilities, {} KiB free; counter at {} kHz",
+        free_bytes / 1024,
+        Cpu::counter_frequency() / 1000
     );
 
     // The idle thread and the scheduler.

@@ -38,6 +38,8 @@ const APIC_TICKS_PER_US: u64 = 1000 / 16;
 static DEVICES: [PhysRegion; 0] = [];
 
 static PENDING_VECTOR: AtomicU32 = AtomicU32::new(0);
+/// TSC ticks per second, measured at boot against the local APIC timer.
+static TSC_HZ: AtomicU64 = AtomicU64::new(1_000_000_000);
 /// Whether PCIDs (and INVPCID) are in use: address spaces keep their TLB entries across switches.
 static PCID: AtomicBool = AtomicBool::new(false);
 /// What a CR3 write ORs in: with PCIDs, the PCID bits of the ASID and bit 63 (do not flush).
@@ -160,6 +162,28 @@ fn enable_pcid() {
     }
 }
 
+fn rdtsc() -> u64 {
+    let (lo, hi): (u32, u32);
+    // SAFETY: reading the time-stamp counter has no side effects.
+    unsafe { core::arch::asm!("rdtsc", out("eax") lo, out("edx") hi, options(nomem, nostack)) };
+    (u64::from(hi) << 32) | u64::from(lo)
+}
+
+/// Measures the TSC's frequency over 100 µs of the local APIC timer, whose rate QEMU fixes (1 GHz
+/// before the divider). Under TCG the TSC follows the host's clock, under `-icount` the guest's
+/// instruction count; either way user space gets the right `counter_frequency`.
+fn calibrate_tsc() {
+    const CALIBRATION_US: u64 = 100;
+    lapic_write(0x320, TIMER_VECTOR | (1 << 16));
+    lapic_write(0x380, (CALIBRATION_US * APIC_TICKS_PER_US) as u32);
+    let start = rdtsc();
+    // SAFETY: reading the local APIC's current-count register has no side effects.
+    while unsafe { read_volatile(phys_to_virt(LAPIC + 0x390) as *const u32) } != 0 {}
+    let ticks = rdtsc() - start;
+    lapic_write(0x320, TIMER_VECTOR);
+    TSC_HZ.store(ticks * (1_000_000 / CALIBRATION_US), Ordering::Relaxed);
+}
+
 /// INVPCID of `kind` (0: one address, 1: one PCID) for `pcid`.
 fn invpcid(kind: u64, pcid: u16, vaddr: u64) {
     let descriptor: [u64; 2] = [pcid as u64, vaddr];
@@ -219,6 +243,7 @@ impl Architecture for X86_64 {
             ioapic_write(0x11 + 2 * gsi, 0);
         }
         enable_pcid();
+        calibrate_tsc();
         let mut info = PlatformInfo {
             ram: [PhysRegion::default(); 8],
             ram_count: 0,
@@ -333,8 +358,7 @@ impl Architecture for X86_64 {
     }
 
     fn counter_frequency() -> u64 {
-        // Under TCG the TSC advances with QEMU's virtual clock in nanoseconds.
-        1_000_000_000
+        TSC_HZ.load(Ordering::Relaxed)
     }
 
     const TIME_SLICE_US: u64 = 5_000;
