@@ -16,12 +16,12 @@ use test_support::ipc_protocol::{DONE, ECHO, LENGTHS, ROUNDS, client_of, op_of, 
 
 axolotl_rt::declare_server!(main);
 
-/// Clients are images entries 1 and 2 (`client-a`, `client-b`); the server is entry 0.
+/// Clients are image entries 1 and 2 (`client-a`, `client-b`); the server is entry 0.
 const CLIENTS: usize = 2;
 
 #[derive(Clone, Copy, Default)]
 struct Client {
-    /// Requests received, by length index and round.
+    /// `ECHO` requests received so far.
     received: u64,
     wrong: u64,
     badge: Option<u64>,

@@ -7,7 +7,7 @@
 #![no_std]
 #![forbid(unsafe_code)]
 
-use axolotl_rt::{Error, MessageInfo, ServerInfo, debug_println};
+use axolotl_rt::{MessageInfo, ServerInfo, debug_println};
 use core::fmt::{Debug, Display};
 
 /// A run's checks: how many failed so far.
@@ -57,11 +57,6 @@ impl Checks {
         }
     }
 
-    /// Counts a failure without printing a line (the caller printed the details).
-    pub fn count_failure(&mut self) {
-        self.failures += 1;
-    }
-
     pub fn failures(&self) -> u32 {
         self.failures
     }
@@ -83,11 +78,6 @@ impl Checks {
             ),
         }
     }
-}
-
-/// A kernel status as a result of a raw system call: `Ok(())` or the error.
-pub fn status<T>(r: Result<T, Error>) -> Result<(), Error> {
-    r.map(drop)
 }
 
 /// A message of `length` words with `label` and no capabilities.
