@@ -17,7 +17,9 @@
 //! - every name in `calls` is some server's endpoint; a fault-handler endpoint is another
 //!   server's endpoint; every name in `controls` is another server; no list repeats a name;
 //! - every name in `devices` is one of [`DEVICE_NAMES`], and each device is granted to at most
-//!   one server of the image.
+//!   one server of the image;
+//! - `tx_pool_pages` is in 1..=[`TX_POOL_PAGES_MAX`], `restart_after` in 1..=[`RESTART_AFTER_MAX`],
+//!   `request_budget_ms` in 0..=[`REQUEST_BUDGET_MS_MAX`].
 #![cfg_attr(not(feature = "std"), no_std)]
 // Errors are rare and no_std has no Box: they carry their names inline.
 #![allow(clippy::result_large_err)]
@@ -50,6 +52,15 @@ pub const MAX_DEVICES: usize = 4;
 /// one is on the machine it runs on: `uart` the console UART (aarch64 `virt` PL011, x86_64 `q35`
 /// COM1), `timer` a timer user space may program (aarch64 the EL1 physical timer, x86_64 the PIT).
 pub const DEVICE_NAMES: [&str; 2] = ["uart", "timer"];
+
+/// Undo frames of a transactional server's region (the kernel's TxRegion holds up to 127).
+pub const TX_POOL_PAGES_MAX: u8 = 127;
+pub const DEFAULT_TX_POOL_PAGES: u8 = 31;
+/// Consecutive aborted requests after which the supervisor restarts a server.
+pub const RESTART_AFTER_MAX: u8 = 100;
+pub const DEFAULT_RESTART_AFTER: u8 = 3;
+/// The longest per-request time budget.
+pub const REQUEST_BUDGET_MS_MAX: u32 = 60_000;
 
 pub const PRIORITY_MIN: u8 = 1;
 /// 255 is the root task's priority.
@@ -107,6 +118,14 @@ pub struct ServerDesc {
     /// Platform devices it drives (names from [`DEVICE_NAMES`]; each granted to one server at
     /// most): their registers mapped or their I/O ports, and their interrupt.
     pub devices: heapless::Vec<Name, MAX_DEVICES>,
+    /// Every request it handles is a transaction over its data, heap and stack (default false).
+    pub transactional: bool,
+    /// Undo frames of its transactional region: the most pages one request may dirty.
+    pub tx_pool_pages: u8,
+    /// The supervisor restarts it after this many consecutive aborted requests.
+    pub restart_after: u8,
+    /// A request running longer than this is aborted (0: no budget).
+    pub request_budget_ms: u32,
 }
 
 /// Where a server's faults are delivered.
@@ -401,6 +420,12 @@ fn check_server_fields(s: &ServerDesc) -> Result<(), (&'static str, Problem)> {
     check_name_list(&s.controls).map_err(|p| ("controls", p))?;
     check_untyped_bits(s.untyped_bits.into()).map_err(|p| ("untyped_bits", p))?;
     check_device_list(&s.devices).map_err(|p| ("devices", p))?;
+    check_range(s.tx_pool_pages.into(), 1, TX_POOL_PAGES_MAX.into())
+        .map_err(|p| ("tx_pool_pages", p))?;
+    check_range(s.restart_after.into(), 1, RESTART_AFTER_MAX.into())
+        .map_err(|p| ("restart_after", p))?;
+    check_range(s.request_budget_ms.into(), 0, REQUEST_BUDGET_MS_MAX.into())
+        .map_err(|p| ("request_budget_ms", p))?;
     Ok(())
 }
 
@@ -509,6 +534,7 @@ const MAX_SERVER_ENCODED_LEN: usize = {
         + (1 + MAX_CONTROLS * name)
         + 3 // untyped_bits, own_cnode, poweroff
         + (1 + MAX_DEVICES * name)
+        + 1 + 1 + 1 + 5 // transactional, tx_pool_pages, restart_after, request_budget_ms (varint)
 };
 
 /// Bytes the postcard encoding of any [`ImageDescription`] takes at most: a buffer of this size
@@ -580,6 +606,10 @@ mod tests {
             own_cnode: false,
             poweroff: false,
             devices: heapless::Vec::new(),
+            transactional: false,
+            tx_pool_pages: DEFAULT_TX_POOL_PAGES,
+            restart_after: DEFAULT_RESTART_AFTER,
+            request_budget_ms: 0,
         }
     }
 
@@ -659,6 +689,10 @@ mod tests {
         for _ in 0..MAX_DEVICES {
             s.devices.push(name(&long)).unwrap();
         }
+        s.transactional = true;
+        s.tx_pool_pages = u8::MAX;
+        s.restart_after = u8::MAX;
+        s.request_budget_ms = u32::MAX;
         let mut servers = heapless::Vec::new();
         for _ in 0..MAX_SERVERS {
             servers.push(s.clone()).unwrap();

@@ -19,6 +19,10 @@
 //! own_cnode = false
 //! poweroff = false
 //! devices = []                   # platform devices it drives: "uart", "timer" (at most 4)
+//! transactional = false          # every request is a transaction over data, heap and stack
+//! tx_pool_pages = 31             # 1..=127: the most pages one request may dirty
+//! restart_after = 3              # 1..=100: consecutive aborts before a restart
+//! request_budget_ms = 0          # 0..=60000: a longer request is aborted (0: no budget)
 //!
 //! [test]                         # optional, host only (QEMU scenario tests)
 //! expect = ["line", "..."]       # substrings of output lines, in order
@@ -32,11 +36,12 @@
 //! between servers are checked. Every error is one line naming the file and the field.
 
 use crate::{
-    DEFAULT_HEAP_PAGES, DEFAULT_PRIORITY, DEFAULT_STACK_PAGES, FaultHandler, HEAP_PAGES_MAX,
-    ImageDescription, Invalid, MAX_CALLS, MAX_CONTROLS, MAX_DEVICES, MAX_ENDPOINTS, MAX_SERVERS,
-    Name, PRIORITY_MAX, PRIORITY_MIN, Problem, ProgramName, RESERVED_ENDPOINT_NAMES,
-    STACK_PAGES_MAX, STACK_PAGES_MIN, ServerDesc, check_device_list, check_name, check_program,
-    check_range, check_references, check_untyped_bits, first_repeated,
+    DEFAULT_HEAP_PAGES, DEFAULT_PRIORITY, DEFAULT_RESTART_AFTER, DEFAULT_STACK_PAGES,
+    DEFAULT_TX_POOL_PAGES, FaultHandler, HEAP_PAGES_MAX, ImageDescription, Invalid, MAX_CALLS,
+    MAX_CONTROLS, MAX_DEVICES, MAX_ENDPOINTS, MAX_SERVERS, Name, PRIORITY_MAX, PRIORITY_MIN,
+    Problem, ProgramName, REQUEST_BUDGET_MS_MAX, RESERVED_ENDPOINT_NAMES, RESTART_AFTER_MAX,
+    STACK_PAGES_MAX, STACK_PAGES_MIN, ServerDesc, TX_POOL_PAGES_MAX, check_device_list, check_name,
+    check_program, check_range, check_references, check_untyped_bits, first_repeated,
 };
 use axolotl_abi::Arch;
 use serde::Deserialize;
@@ -134,6 +139,11 @@ struct RawServer {
     poweroff: bool,
     #[serde(default)]
     devices: Vec<String>,
+    #[serde(default)]
+    transactional: bool,
+    tx_pool_pages: Option<i64>,
+    restart_after: Option<i64>,
+    request_budget_ms: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -296,6 +306,22 @@ fn convert_server(s: &RawServer) -> Result<ServerDesc, (&'static str, Problem)> 
     check_untyped_bits(untyped_bits).map_err(|p| ("untyped_bits", p))?;
     let devices = convert_list::<MAX_DEVICES>(&s.devices).map_err(|p| ("devices", p))?;
     check_device_list(&devices).map_err(|p| ("devices", p))?;
+    let tx_pool_pages = convert_number(
+        s.tx_pool_pages,
+        DEFAULT_TX_POOL_PAGES.into(),
+        1,
+        TX_POOL_PAGES_MAX.into(),
+    )
+    .map_err(|p| ("tx_pool_pages", p))?;
+    let restart_after = convert_number(
+        s.restart_after,
+        DEFAULT_RESTART_AFTER.into(),
+        1,
+        RESTART_AFTER_MAX.into(),
+    )
+    .map_err(|p| ("restart_after", p))?;
+    let request_budget_ms = convert_number(s.request_budget_ms, 0, 0, REQUEST_BUDGET_MS_MAX.into())
+        .map_err(|p| ("request_budget_ms", p))?;
     Ok(ServerDesc {
         name,
         program,
@@ -310,6 +336,10 @@ fn convert_server(s: &RawServer) -> Result<ServerDesc, (&'static str, Problem)> 
         own_cnode: s.own_cnode,
         poweroff: s.poweroff,
         devices,
+        transactional: s.transactional,
+        tx_pool_pages: tx_pool_pages as u8,
+        restart_after: restart_after as u8,
+        request_budget_ms: request_budget_ms as u32,
     })
 }
 

@@ -126,16 +126,21 @@ fn main(bootinfo: &'static BootInfo) -> ! {
         stop(format_args!("no server could be started"));
     }
 
-    let supervised: heapless::Vec<Supervised, MAX_SERVERS> = image
+    let mut supervised: heapless::Vec<Supervised, MAX_SERVERS> = image
         .servers
         .iter()
         .zip(&servers)
         .map(|(desc, server)| Supervised {
             name: desc.name.clone(),
             tcb: server.as_ref().map(|s| s.tcb),
+            tx: server.as_ref().and_then(|s| s.tx),
+            restart_after: desc.restart_after,
+            consecutive_aborts: 0,
+            commits_seen: 0,
+            aborts: 0,
         })
         .collect();
-    supervisor::run(supervisor_endpoint, &supervised)
+    supervisor::run(supervisor_endpoint, &mut supervised)
 }
 
 /// Gives up: nothing more can run. Logs why and powers off with status 1.

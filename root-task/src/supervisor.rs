@@ -2,8 +2,10 @@
 //! the fault endpoint of every server whose image entry says `fault_handler = "supervisor"`.
 //!
 //! A fault message (badge [`FAULT_BADGE_BASE`] + server index; label a [`FaultKind`]; MR0..3 pc,
-//! address, syndrome, flags) is logged and the faulting thread is left suspended; recovery
-//! policy comes later. Any other message is answered with an error.
+//! address, syndrome, flags) is logged. A transactional server faulting inside a request has that
+//! transaction aborted: its memory and registers go back to their state before the request and it
+//! waits for the next one; the caller is answered with [`ABORTED_LABEL`]. Any other faulting
+//! thread is left suspended. Any other message is answered with an error.
 
 use crate::system::FAULT_BADGE_BASE;
 use axolotl_abi::fault::{
@@ -11,17 +13,29 @@ use axolotl_abi::fault::{
 };
 use axolotl_abi::{Error, FaultKind, MessageInfo};
 use axolotl_image::Name;
-use axolotl_rt::{Cap, Endpoint, Tcb, get_mr, reply};
+use axolotl_rt::{Cap, Endpoint, Tcb, TxRegion, get_mr, reply};
 use log::{error, warn};
+
+/// The reply label a caller gets when its request was aborted.
+pub const ABORTED_LABEL: u64 = 0xab0;
 
 /// What the supervisor knows of a server.
 pub struct Supervised {
     pub name: Name,
     /// `None` if it was not built.
     pub tcb: Option<Cap<Tcb>>,
+    /// Its transactional region, if it is transactional.
+    pub tx: Option<Cap<TxRegion>>,
+    /// Restart policy: consecutive aborts tolerated.
+    pub restart_after: u8,
+    /// Aborts since the server last committed a request.
+    pub consecutive_aborts: u32,
+    /// Commits counted when it last aborted.
+    pub commits_seen: u64,
+    pub aborts: u64,
 }
 
-pub fn run(endpoint: Cap<Endpoint>, servers: &[Supervised]) -> ! {
+pub fn run(endpoint: Cap<Endpoint>, servers: &mut [Supervised]) -> ! {
     loop {
         let (message, badge) = match endpoint.recv() {
             Ok(received) => received,
@@ -30,7 +44,7 @@ pub fn run(endpoint: Cap<Endpoint>, servers: &[Supervised]) -> ! {
         let server = badge
             .checked_sub(FAULT_BADGE_BASE)
             .and_then(|i| usize::try_from(i).ok())
-            .and_then(|i| servers.get(i));
+            .and_then(|i| servers.get_mut(i));
         match server {
             Some(server) => handle_fault(server, message),
             None => {
@@ -45,11 +59,39 @@ pub fn run(endpoint: Cap<Endpoint>, servers: &[Supervised]) -> ! {
     }
 }
 
-fn handle_fault(server: &Supervised, message: MessageInfo) {
+fn handle_fault(server: &mut Supervised, message: MessageInfo) {
     let (pc, address, syndrome, flags) = (get_mr(0), get_mr(1), get_mr(2), get_mr(3));
     let name = server.name.as_str();
     let kind = FaultKind::from_u64(message.label());
     let what = kind.map_or("unknown fault kind", FaultKind::name);
+    if let Some(tx) = server.tx
+        && let Ok(status) = tx.status()
+        && status.in_transaction
+    {
+        if status.commits > server.commits_seen {
+            server.consecutive_aborts = 0;
+        }
+        match tx.abort(false, ABORTED_LABEL) {
+            Ok(pages) => {
+                server.consecutive_aborts += 1;
+                server.aborts += 1;
+                server.commits_seen = status.commits;
+                warn!(
+                    "fault in '{name}': {what} at {address:#x} pc {pc:#x}; request (label {:#x}) \
+                     aborted and rolled back ({pages} pages restored, {} aborts in a row)",
+                    status.request_label, server.consecutive_aborts
+                );
+                if server.consecutive_aborts >= u32::from(server.restart_after) {
+                    warn!(
+                        "'{name}' aborted {} requests in a row (restart_after = {})",
+                        server.consecutive_aborts, server.restart_after
+                    );
+                }
+                return;
+            }
+            Err(e) => error!("supervisor: cannot abort the transaction of '{name}': {e}"),
+        }
+    }
     let access = if flags & FAULT_FLAG_INSTRUCTION != 0 {
         "instruction fetch"
     } else if flags & FAULT_FLAG_WRITE != 0 {

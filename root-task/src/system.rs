@@ -26,7 +26,7 @@ use axolotl_rt::server_info::{
     ServerInfo, call_badge,
 };
 use axolotl_rt::{
-    CNode, Cap, CapType, Endpoint, Frame, IrqHandler, Notification, Tcb, VSpace, root,
+    CNode, Cap, CapType, Endpoint, Frame, IrqHandler, Notification, Tcb, TxRegion, VSpace, root,
 };
 use core::fmt::Write;
 use log::{error, info, warn};
@@ -81,6 +81,8 @@ pub struct BuiltServer {
     pub vspace: Cap<VSpace>,
     pub storage: Storage,
     pub pages: PageCounts,
+    /// Its transactional region, if the image makes it transactional.
+    pub tx: Option<Cap<TxRegion>>,
 }
 
 /// Makes the supervisor endpoint (failure is fatal: returned) and one endpoint per name in the
@@ -233,6 +235,7 @@ pub fn build_server(
         vspace,
         storage,
         pages: PageCounts::default(),
+        tx: None,
     };
 
     // The program: each page filled through the scratch mapping, then mapped with the union of
@@ -274,6 +277,11 @@ pub fn build_server(
         "make a heap frame",
     )?;
     server.pages.heap = heap_pages;
+
+    // A transactional server: its writable program pages, heap and stack form its region.
+    if desc.transactional {
+        server.tx = Some(make_tx_region(b, &elf, desc, vspace, tcb)?);
+    }
 
     // IPC buffer: mapped, then registered with the TCB, then stored.
     let ipc_frame = b.make(ObjectType::Frame, 0, "make the IPC buffer frame")?;
@@ -672,4 +680,65 @@ mod tests {
         assert_eq!(tables_for(SERVER_INFO_VADDR, SERVER_STACK_TOP), 10);
         assert_eq!(table_estimate((0x20_0000, 0x22_4000), 0), 3 + 10);
     }
+}
+
+/// Makes the transactional region of a server: a TxRegion with `tx_pool_pages` undo frames over
+/// its writable program pages (data and bss), heap and stack, bound to its thread.
+fn make_tx_region(
+    b: &mut Builder,
+    elf: &Elf,
+    desc: &ServerDesc,
+    vspace: Cap<VSpace>,
+    tcb: Cap<Tcb>,
+) -> Result<Cap<TxRegion>, BuildError> {
+    let pages = (u64::from(desc.tx_pool_pages) + 1).next_power_of_two();
+    let bits = PAGE.trailing_zeros() + pages.trailing_zeros();
+    let region: Cap<TxRegion> =
+        b.make(ObjectType::TxRegion, bits, "make the transactional region")?;
+    // Runs of writable program pages (usually one: .data and .bss).
+    let mut run: Option<(u64, u64)> = None;
+    for page in elf.pages() {
+        match run {
+            Some((start, end)) if page.writable && page.vaddr == end => {
+                run = Some((start, end + PAGE))
+            }
+            _ if page.writable => {
+                if let Some((start, end)) = run {
+                    region
+                        .add_range(vspace, start, end, false)
+                        .context("add a data range")?;
+                }
+                run = Some((page.vaddr, page.vaddr + PAGE));
+            }
+            _ => {}
+        }
+    }
+    if let Some((start, end)) = run {
+        region
+            .add_range(vspace, start, end, false)
+            .context("add a data range")?;
+    }
+    let heap_pages = u64::from(desc.heap_pages);
+    if heap_pages > 0 {
+        region
+            .add_range(
+                vspace,
+                SERVER_HEAP_VADDR,
+                SERVER_HEAP_VADDR + heap_pages * PAGE,
+                false,
+            )
+            .context("add the heap range")?;
+    }
+    let stack_pages = u64::from(desc.stack_pages);
+    region
+        .add_range(
+            vspace,
+            SERVER_STACK_TOP - stack_pages * PAGE,
+            SERVER_STACK_TOP,
+            true,
+        )
+        .context("add the stack range")?;
+    tcb.bind_tx_region(Some(region))
+        .context("bind the transactional region")?;
+    Ok(region)
 }

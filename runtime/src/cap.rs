@@ -61,6 +61,8 @@ cap_types! {
     IoPortControl,
     /// A range of I/O ports (x86_64 only): 8-bit reads and writes of the ports in it.
     IoPort,
+    /// A transactional memory region: a header and a pool of undo frames.
+    TxRegion,
     /// A capability of a type not (yet) known.
     Unspecified,
 }
@@ -317,6 +319,12 @@ impl Cap<Tcb> {
             .map(drop)
     }
 
+    /// Runs this thread's requests as transactions over `region` (`None`: no longer).
+    pub fn bind_tx_region(self, region: Option<Cap<TxRegion>>) -> Result<(), Error> {
+        self.invoke(Invocation::TcbBindTxRegion, &[region.map_or(0, |r| r.cptr)])
+            .map(drop)
+    }
+
     pub fn unbind_notification(self) -> Result<(), Error> {
         self.invoke(Invocation::TcbUnbindNotification, &[])
             .map(drop)
@@ -425,6 +433,68 @@ impl Cap<IoPort> {
     pub fn out8(self, port: u16, value: u8) -> Result<(), Error> {
         self.invoke(Invocation::IoPortOut8, &[port.into(), value.into()])
             .map(drop)
+    }
+}
+
+/// What [`Cap<TxRegion>::status`] reports.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TxStatus {
+    /// A request was delivered and not yet answered.
+    pub in_transaction: bool,
+    /// Pages the open transaction has dirtied.
+    pub dirty_pages: u64,
+    /// Label and badge of the request being (or last) handled.
+    pub request_label: u64,
+    pub request_badge: u64,
+    pub commits: u64,
+    pub aborts: u64,
+}
+
+impl Cap<TxRegion> {
+    /// Adds `[start, end)` of `vspace` to the region: its writable pages become transactional.
+    /// `stack`: the range is the server's stack. Returns how many pages were protected.
+    pub fn add_range(
+        self,
+        vspace: Cap<VSpace>,
+        start: u64,
+        end: u64,
+        stack: bool,
+    ) -> Result<u64, Error> {
+        let flags = if stack {
+            axolotl_abi::invocation::TX_RANGE_STACK
+        } else {
+            0
+        };
+        self.invoke(
+            Invocation::TxRegionAddRange,
+            &[vspace.cptr, start, end, flags],
+        )?;
+        Ok(get_mr(0))
+    }
+
+    /// Aborts the bound thread's transaction: its pages and registers go back to the state before
+    /// the request. With `redeliver` the request is queued again at the head of its endpoint;
+    /// otherwise the caller is answered with `reply_label`. Returns the pages restored.
+    pub fn abort(self, redeliver: bool, reply_label: u64) -> Result<u64, Error> {
+        let flags = if redeliver {
+            axolotl_abi::invocation::TX_ABORT_REDELIVER
+        } else {
+            0
+        };
+        self.invoke(Invocation::TxRegionAbort, &[flags, reply_label])?;
+        Ok(get_mr(0))
+    }
+
+    pub fn status(self) -> Result<TxStatus, Error> {
+        self.invoke(Invocation::TxRegionStatus, &[])?;
+        Ok(TxStatus {
+            in_transaction: get_mr(0) != 0,
+            dirty_pages: get_mr(1),
+            request_label: get_mr(2),
+            request_badge: get_mr(3),
+            commits: get_mr(4),
+            aborts: get_mr(5),
+        })
     }
 }
 

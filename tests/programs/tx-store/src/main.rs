@@ -1,0 +1,86 @@
+//! A transactional store for the transaction scenarios: 2048 words of state kept in `main`'s
+//! stack frame (so they span four pages of the stack region, above the receive-time stack
+//! pointer) and a request counter in `.bss`. Requests (label, MR0, MR1):
+//!
+//! | label | request | reply |
+//! |---|---|---|
+//! | 1 | set word `MR0` to `MR1` | |
+//! | 2 | read word `MR0` | the word |
+//! | 3 | checksum | sum of all words, request counter |
+//! | 4 | set words `i * 512` (i < `MR0` pages) to `MR1`, bump the counter, then dereference null | (never) |
+//! | 5 | set words `i * 512` (i < `MR0` pages) to `MR1` | |
+//! | 6 | bump the counter, then loop forever | (never) |
+#![no_std]
+#![no_main]
+#![forbid(unsafe_code)]
+
+use axolotl_rt::{MessageInfo, ServerInfo, get_mr, set_mr};
+use core::sync::atomic::{AtomicU64, Ordering};
+
+axolotl_rt::declare_server!(main);
+
+const WORDS: usize = 2048;
+const WORDS_PER_PAGE: usize = 512;
+
+/// Requests handled (in `.bss`, also transactional).
+static REQUESTS: AtomicU64 = AtomicU64::new(0);
+
+fn main(server: &'static ServerInfo) {
+    let Some(endpoint) = server.endpoint("store") else {
+        log::error!("tx-store: no endpoint 'store'");
+        return;
+    };
+    let mut state = [0u64; WORDS];
+    let mut request = endpoint.recv();
+    loop {
+        let (message, _) = match request {
+            Ok(received) => received,
+            Err(e) => {
+                log::error!("tx-store: receive failed: {e}");
+                return;
+            }
+        };
+        REQUESTS.fetch_add(1, Ordering::Relaxed);
+        let (a, b) = (get_mr(0) as usize, get_mr(1));
+        let reply = match message.label() {
+            1 if a < WORDS => {
+                state[a] = b;
+                MessageInfo::new(0, 0, 0)
+            }
+            2 if a < WORDS => {
+                set_mr(0, state[a]);
+                MessageInfo::new(0, 0, 1)
+            }
+            3 => {
+                set_mr(0, state.iter().fold(0u64, |s, w| s.wrapping_add(*w)));
+                set_mr(1, REQUESTS.load(Ordering::Relaxed));
+                MessageInfo::new(0, 0, 2)
+            }
+            4 => {
+                fill(&mut state, a, b);
+                REQUESTS.fetch_add(1000, Ordering::Relaxed);
+                let v = axolotl_rt::fault::null_dereference();
+                set_mr(0, v);
+                MessageInfo::new(0, 0, 1)
+            }
+            5 => {
+                fill(&mut state, a, b);
+                MessageInfo::new(0, 0, 0)
+            }
+            6 => {
+                REQUESTS.fetch_add(1000, Ordering::Relaxed);
+                loop {
+                    core::hint::spin_loop();
+                }
+            }
+            _ => MessageInfo::new(1, 0, 0),
+        };
+        request = endpoint.reply_recv(reply);
+    }
+}
+
+fn fill(state: &mut [u64; WORDS], pages: usize, value: u64) {
+    for page in 0..pages.min(WORDS / WORDS_PER_PAGE) {
+        state[page * WORDS_PER_PAGE] = value;
+    }
+}
