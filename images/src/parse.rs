@@ -805,4 +805,35 @@ arches = ["aarch64"]
         assert!(e.starts_with("/nonexistent/x.toml: cannot read: "), "{e}");
         assert!(load(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/demo.toml"))).is_ok());
     }
+
+    #[test]
+    fn transaction_fields() {
+        let (desc, _) = parse(
+            "t.toml",
+            &one("transactional = true\ntx_pool_pages = 7\nrestart_after = 5"),
+        )
+        .unwrap();
+        let s = &desc.servers[0];
+        assert!(s.transactional);
+        assert_eq!(
+            (s.tx_pool_pages, s.restart_after, s.request_budget_ms),
+            (7, 5, 0)
+        );
+        let (desc, _) = parse("t.toml", &one("")).unwrap();
+        let s = &desc.servers[0];
+        assert!(!s.transactional);
+        assert_eq!((s.tx_pool_pages, s.restart_after), (31, 3));
+        assert_eq!(
+            err(&one("tx_pool_pages = 128")),
+            "t.toml: server[0].tx_pool_pages: 128 is out of range 1..=127"
+        );
+        assert_eq!(
+            err(&one("restart_after = 0")),
+            "t.toml: server[0].restart_after: 0 is out of range 1..=100"
+        );
+        assert_eq!(
+            err(&one("request_budget_ms = 60001")),
+            "t.toml: server[0].request_budget_ms: 60001 is out of range 0..=60000"
+        );
+    }
 }
