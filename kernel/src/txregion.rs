@@ -97,12 +97,6 @@ pub fn make(paddr: u64, bits: u32) -> TxPtr {
     r
 }
 
-fn page_bytes(paddr: u64) -> &'static mut [u8; PAGE_SIZE] {
-    // SAFETY: `paddr` is a user frame mapped in a region's address space or an undo frame of the
-    // region's pool, both whole pages in the kernel window; one kernel path at a time.
-    unsafe { &mut *(phys_to_virt(paddr) as *mut [u8; PAGE_SIZE]) }
-}
-
 /// Adds `[start, end)` of the address space `(root, asid)` to the region and write-protects the
 /// writable pages mapped there.
 pub fn add_range(
@@ -237,8 +231,12 @@ pub fn write_fault(t: TcbPtr, addr: u64) -> WriteFault {
     let Some(r) = tcb_mut(t).tx else {
         return WriteFault::NotOurs;
     };
-    let reg = region(r);
-    let page = addr & !(PAGE - 1);
+    save_page(region(r), addr & !(PAGE - 1))
+}
+
+/// Saves the pre-image of a protected page of the region (as much as the transaction needs) and
+/// makes it writable.
+fn save_page(reg: &mut TxRegion, page: u64) -> WriteFault {
     if !reg.ranges.contains(page) {
         return WriteFault::NotOurs;
     }
@@ -280,9 +278,15 @@ pub fn write_fault(t: TcbPtr, addr: u64) -> WriteFault {
                 Err(_) => return WriteFault::PoolExhausted,
             };
             if (offset as usize) < PAGE_SIZE {
-                let from = offset as usize;
-                let undo = page_bytes(reg.pool + index as u64 * PAGE);
-                undo[from..].copy_from_slice(&page_bytes(frame)[from..]);
+                // SAFETY: an undo frame of this region's pool and a page of its address space:
+                // distinct whole pages in the kernel window.
+                unsafe {
+                    Cpu::copy_page(
+                        phys_to_virt(reg.pool + index as u64 * PAGE),
+                        phys_to_virt(frame),
+                        offset as usize,
+                    )
+                };
             }
         }
     }
@@ -307,10 +311,15 @@ pub fn abort(r: TxPtr, flags: u64, reply_label: u64) -> Result<u64, Error> {
     sched::suspend(t);
     let restored = reg.log.len() as u64;
     for (i, e) in reg.log.entries().iter().enumerate().rev() {
-        let from = e.offset as usize;
-        if from < PAGE_SIZE {
-            let undo = page_bytes(reg.pool + i as u64 * PAGE);
-            page_bytes(e.frame)[from..].copy_from_slice(&undo[from..]);
+        if (e.offset as usize) < PAGE_SIZE {
+            // SAFETY: as in `write_fault`, in the other direction.
+            unsafe {
+                Cpu::copy_page(
+                    phys_to_virt(e.frame),
+                    phys_to_virt(reg.pool + i as u64 * PAGE),
+                    e.offset as usize,
+                )
+            };
         }
         // SAFETY: as in `commit`.
         unsafe {

@@ -46,6 +46,34 @@ pub fn parse(output: &str) -> Result<Metrics, String> {
     Ok(metrics)
 }
 
+/// Ratios derived from pairs of metrics: for every `<base>.plain.instructions` with a matching
+/// `<base>.instructions` (the same workload with the feature on), `<base>.ratio` = on / off.
+pub fn ratios(metrics: &Metrics) -> BTreeMap<String, f64> {
+    metrics
+        .iter()
+        .filter_map(|(k, off)| {
+            let base = k.strip_suffix(".plain.instructions")?;
+            let on = metrics.get(&format!("{base}.instructions"))?;
+            (*off != 0).then(|| (format!("{base}.ratio"), *on as f64 / *off as f64))
+        })
+        .collect()
+}
+
+/// The table of `metrics` plus their [`ratios`] (three decimals).
+pub fn table_with_ratios(metrics: &Metrics) -> String {
+    let width = metrics
+        .keys()
+        .map(|k| k.len())
+        .max()
+        .unwrap_or(0)
+        .max("metric".len());
+    let mut out = table(metrics);
+    for (k, v) in ratios(metrics) {
+        out += &format!("{k:<width$}  {v:>9.3}\n");
+    }
+    out
+}
+
 /// A two-column table, metric names left-aligned, values right-aligned.
 pub fn table(metrics: &Metrics) -> String {
     let name_width = metrics
@@ -69,7 +97,14 @@ pub fn table(metrics: &Metrics) -> String {
 
 /// `{"arch": "aarch64", "metrics": {"name": value, ...}}`, pretty-printed.
 pub fn json(arch: &str, metrics: &Metrics) -> String {
-    let value = serde_json::json!({ "arch": arch, "metrics": metrics });
+    let mut all = serde_json::Map::new();
+    for (k, v) in metrics {
+        all.insert(k.clone(), serde_json::json!(v));
+    }
+    for (k, v) in ratios(metrics) {
+        all.insert(k, serde_json::json!((v * 1000.0).round() / 1000.0));
+    }
+    let value = serde_json::json!({ "arch": arch, "metrics": all });
     serde_json::to_string_pretty(&value).expect("JSON of strings and integers") + "\n"
 }
 
@@ -112,6 +147,20 @@ mod tests {
             parse("BENCH x=1\nBENCH x=2\n").unwrap_err(),
             "output line 2: metric 'x' is reported twice"
         );
+    }
+
+    #[test]
+    fn ratios_pair_plain_and_transactional_figures() {
+        let mut m = Metrics::new();
+        m.insert("tx.get.instructions".into(), 1020);
+        m.insert("tx.get.plain.instructions".into(), 1000);
+        m.insert("tx.put.plain.instructions".into(), 500);
+        let r = ratios(&m);
+        assert_eq!(r.len(), 1);
+        assert!((r["tx.get.ratio"] - 1.02).abs() < 1e-9);
+        let j: serde_json::Value = serde_json::from_str(&json("x86_64", &m)).unwrap();
+        assert_eq!(j["metrics"]["tx.get.ratio"], serde_json::json!(1.02));
+        assert!(table_with_ratios(&m).contains("tx.get.ratio"));
     }
 
     #[test]

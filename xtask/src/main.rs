@@ -189,7 +189,7 @@ fn run_bench(ws: &Workspace, arch: Arch, json: Option<&Path>) -> Result<(), Stri
     if let Some(median) = runs.get(runs.len() / 2) {
         metrics.insert("boot.wallclock.us".to_string(), *median as i64);
     }
-    print!("{}", bench::table(&metrics));
+    print!("{}", bench::table_with_ratios(&metrics));
     if let Some(json) = json {
         std::fs::write(json, bench::json(arch.name(), &metrics))
             .map_err(|e| format!("cannot write {}: {e}", json.display()))?;

@@ -115,6 +115,13 @@ pub trait Architecture {
     fn pte_decode(raw: u64, level: usize) -> Pte;
     fn pte_table(paddr: u64) -> u64;
     fn pte_page(paddr: u64, rights: MapRights) -> u64;
+    /// Copies bytes `[from, 4096)` of the page at kernel address `src` to the page at `dst`, in
+    /// 64-byte blocks (`from` is rounded down to a block). The pages must not overlap.
+    ///
+    /// # Safety
+    /// `src` and `dst` must be page-aligned kernel-window addresses of distinct whole pages that
+    /// nothing else accesses during the copy.
+    unsafe fn copy_page(dst: u64, src: u64, from: usize);
     /// A software bit of leaf entries: the page belongs to a transactional region.
     const PTE_TX: u64;
     fn pte_is_writable(raw: u64) -> bool;

@@ -240,6 +240,32 @@ impl Architecture for Aarch64 {
         }
     }
 
+    unsafe fn copy_page(dst: u64, src: u64, from: usize) {
+        let from = (from & !63) as u64;
+        // SAFETY: the caller guarantees two distinct whole pages; the loop stays inside them
+        // (64-byte blocks from a 64-byte-aligned offset up to 4096).
+        unsafe {
+            core::arch::asm!(
+                "2:",
+                "ldp {a}, {b}, [{s}], #16",
+                "ldp {c}, {d}, [{s}], #16",
+                "stp {a}, {b}, [{t}], #16",
+                "stp {c}, {d}, [{t}], #16",
+                "ldp {a}, {b}, [{s}], #16",
+                "ldp {c}, {d}, [{s}], #16",
+                "stp {a}, {b}, [{t}], #16",
+                "stp {c}, {d}, [{t}], #16",
+                "cmp {s}, {end}",
+                "b.lo 2b",
+                s = inout(reg) src + from => _,
+                t = inout(reg) dst + from => _,
+                end = in(reg) src + 4096,
+                a = out(reg) _, b = out(reg) _, c = out(reg) _, d = out(reg) _,
+                options(nostack),
+            );
+        }
+    }
+
     /// Bit 55: the first of the bits [58:55] the MMU leaves to software.
     const PTE_TX: u64 = 1 << 55;
 

@@ -373,6 +373,21 @@ impl Architecture for X86_64 {
         }
     }
 
+    unsafe fn copy_page(dst: u64, src: u64, from: usize) {
+        let from = (from & !63) as u64;
+        // SAFETY: the caller guarantees two distinct whole pages; `rep movsq` copies the
+        // (4096 - from) / 8 quadwords from the 64-byte-aligned offset to the end of the page.
+        unsafe {
+            core::arch::asm!(
+                "rep movsq",
+                inout("rsi") src + from => _,
+                inout("rdi") dst + from => _,
+                inout("rcx") (4096 - from) / 8 => _,
+                options(nostack),
+            );
+        }
+    }
+
     /// Bit 9: one of the bits the MMU leaves to software.
     const PTE_TX: u64 = 1 << 9;
 

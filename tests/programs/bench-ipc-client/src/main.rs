@@ -12,6 +12,61 @@ axolotl_rt::declare_server!(main);
 
 const WARMUP: u64 = 100;
 const ROUNDS: u64 = 1000;
+/// Rounds of the store requests (each costs more than a bare round trip).
+const STORE_ROUNDS: u64 = 200;
+
+/// Instructions per request `label` with `args` to a `tx-store` (see tests/programs/tx-store).
+fn measure_store(store: Cap<Endpoint>, label: u64, args: &[u64]) -> Option<u64> {
+    let info = MessageInfo::new(label, 0, args.len());
+    for _ in 0..WARMUP {
+        axolotl_rt::set_mrs(args);
+        store.call(info).ok()?;
+    }
+    let start = time::counter();
+    for _ in 0..STORE_ROUNDS {
+        axolotl_rt::set_mrs(args);
+        store.call(info).ok()?;
+    }
+    Some((time::counter() - start) / STORE_ROUNDS)
+}
+
+/// Transaction overhead: the same requests to a transactional and a plain `tx-store`, and the
+/// cost of a request that faults and is rolled back.
+fn measure_transactions(tx: Cap<Endpoint>, plain: Cap<Endpoint>) -> bool {
+    let workloads: [(&str, u64, &[u64]); 3] = [
+        ("get", 2, &[600]),
+        ("put_1page", 5, &[1, 3]),
+        ("put_8page", 5, &[8, 5]),
+    ];
+    for (name, label, args) in workloads {
+        let (Some(on), Some(off)) = (
+            measure_store(tx, label, args),
+            measure_store(plain, label, args),
+        ) else {
+            return false;
+        };
+        axolotl_rt::debug_println!("BENCH tx.{name}.instructions={on}");
+        axolotl_rt::debug_println!("BENCH tx.{name}.plain.instructions={off}");
+    }
+    // Fault to next request served: a one-page request that faults (aborted by the supervisor,
+    // answered Aborted) followed by a read.
+    let start = time::counter();
+    for _ in 0..10 {
+        axolotl_rt::set_mrs(&[1, 9]);
+        if tx.call(MessageInfo::new(4, 0, 2)).is_err() {
+            return false;
+        }
+        axolotl_rt::set_mrs(&[600]);
+        if tx.call(MessageInfo::new(2, 0, 1)).is_err() {
+            return false;
+        }
+    }
+    axolotl_rt::debug_println!(
+        "BENCH recovery.rollback.instructions={}",
+        (time::counter() - start) / 10
+    );
+    true
+}
 
 /// Instructions per round trip carrying `words` message words (each way).
 fn measure(endpoint: Cap<Endpoint>, words: usize) -> Option<u64> {
@@ -48,6 +103,12 @@ fn main(server: &'static ServerInfo) {
                 failed = true;
             }
         }
+    }
+    if let (Some(tx), Some(plain)) = (server.client("store-tx"), server.client("store-plain"))
+        && !measure_transactions(tx, plain)
+    {
+        log::error!("bench-ipc-client: a store request failed");
+        failed = true;
     }
     if let Some(sys) = server.sys_control() {
         sys.poweroff(u64::from(failed));
