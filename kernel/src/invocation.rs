@@ -616,6 +616,10 @@ fn tx_region_op(
             Ok(Results::with(&[restored]))
         }
         Invocation::TxRegionStatus => Ok(Results::with(&crate::txregion::status(region))),
+        Invocation::TxRegionSetBudget => {
+            crate::txregion::set_budget(region, args.get(0)?);
+            Ok(Results::default())
+        }
         _ => Err(Error::IllegalOperation),
     }
 }

@@ -91,6 +91,22 @@ pub fn handle() {
     if irq == Cpu::TIMER_IRQ {
         Cpu::timer_rearm();
         sched::request(sched::Reschedule::Rotate);
+        // A transaction past its time budget (a server stuck in a loop) faults, so that its
+        // supervisor aborts it.
+        let k = crate::state::kernel();
+        if k.current != k.idle
+            && let Some(ran) = crate::txregion::over_budget(k.current)
+        {
+            let cur = k.current;
+            let pc = crate::tcb::tcb_mut(cur).ctx.pc;
+            crate::ipc::raise_fault(
+                cur,
+                crate::tcb::Fault {
+                    kind: axolotl_abi::FaultKind::Timeout,
+                    words: [pc, ran, 0, 0],
+                },
+            );
+        }
     } else if let Some(line) = lines().get(irq as usize) {
         match line.notification {
             Some(n) => {

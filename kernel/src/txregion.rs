@@ -60,6 +60,9 @@ pub struct TxRegion {
     pub pool_pages: u64,
     pub commits: u64,
     pub aborts: u64,
+    /// Counter ticks a request may run (0: no budget), and when the open one began.
+    pub budget: u64,
+    pub began: u64,
     pub log: UndoLog<LOG_CAPACITY>,
 }
 
@@ -93,6 +96,8 @@ pub fn make(paddr: u64, bits: u32) -> TxPtr {
     reg.pool_pages = (1u64 << bits) / PAGE - 1;
     reg.commits = 0;
     reg.aborts = 0;
+    reg.budget = 0;
+    reg.began = 0;
     reg.log = UndoLog::new();
     r
 }
@@ -181,6 +186,9 @@ fn begin_in(t: TcbPtr, r: TxPtr, ep: NonNull<Endpoint>, badge: u64) {
     reg.request_ep = Some(ep);
     reg.request_badge = badge;
     reg.request_info = tcb.ctx.info();
+    if reg.budget != 0 {
+        reg.began = Cpu::read_counter();
+    }
 }
 
 /// Ends the open transaction of `t`, if any, keeping its writes.
@@ -364,6 +372,22 @@ pub fn abort(r: TxPtr, flags: u64, reply_label: u64) -> Result<u64, Error> {
         crate::ipc::receive(t, ep, true);
     }
     Ok(restored)
+}
+
+/// Sets the time budget of each request, in counter ticks (0: none).
+pub fn set_budget(r: TxPtr, ticks: u64) {
+    region(r).budget = ticks;
+}
+
+/// Called on every kernel timer tick for the running thread: how long its open transaction has
+/// run, if that is past its budget.
+pub fn over_budget(t: TcbPtr) -> Option<u64> {
+    let reg = region(tcb_mut(t).tx?);
+    if !reg.active || reg.budget == 0 {
+        return None;
+    }
+    let ran = Cpu::read_counter().wrapping_sub(reg.began);
+    (ran > reg.budget).then_some(ran)
 }
 
 /// (in transaction, dirty pages, request label, request badge, commits, aborts)

@@ -39,6 +39,8 @@ pub struct Builder {
     pub slots: SlotAllocator,
     /// Page tables the root made for its own scratch mapping.
     pub scratch_tables: usize,
+    /// Ticks per second of the counter (for time budgets).
+    pub counter_frequency: u64,
 }
 
 impl Builder {
@@ -48,6 +50,7 @@ impl Builder {
             devices: DeviceMemory::new(bootinfo),
             slots: SlotAllocator::new(root::empty_slots(bootinfo)),
             scratch_tables: 0,
+            counter_frequency: bootinfo.counter_frequency,
         }
     }
 

@@ -76,9 +76,14 @@ fn handle_fault(server: &mut Supervised, message: MessageInfo) {
                 server.consecutive_aborts += 1;
                 server.aborts += 1;
                 server.commits_seen = status.commits;
+                let place = if kind == Some(FaultKind::Timeout) {
+                    "after"
+                } else {
+                    "at"
+                };
                 warn!(
-                    "fault in '{name}': {what} at {address:#x} pc {pc:#x}; request (label {:#x}) \
-                     aborted and rolled back ({pages} pages restored, {} aborts in a row)",
+                    "fault in '{name}': {what} {place} {address:#x} pc {pc:#x}; request (label \
+                     {:#x}) aborted and rolled back ({pages} pages restored, {} aborts in a row)",
                     status.request_label, server.consecutive_aborts
                 );
                 if server.consecutive_aborts >= u32::from(server.restart_after) {

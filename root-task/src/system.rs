@@ -738,6 +738,10 @@ fn make_tx_region(
             true,
         )
         .context("add the stack range")?;
+    if desc.request_budget_ms > 0 {
+        let ticks = u64::from(desc.request_budget_ms) * b.counter_frequency / 1000;
+        region.set_budget(ticks).context("set the request budget")?;
+    }
     tcb.bind_tx_region(Some(region))
         .context("bind the transactional region")?;
     Ok(region)

@@ -485,6 +485,13 @@ impl Cap<TxRegion> {
         Ok(get_mr(0))
     }
 
+    /// Lets each request run at most `ticks` of the counter ([`crate::time`]); a request past it
+    /// faults with `FaultKind::Timeout` (0: no budget).
+    pub fn set_budget(self, ticks: u64) -> Result<(), Error> {
+        self.invoke(Invocation::TxRegionSetBudget, &[ticks])
+            .map(drop)
+    }
+
     pub fn status(self) -> Result<TxStatus, Error> {
         self.invoke(Invocation::TxRegionStatus, &[])?;
         Ok(TxStatus {

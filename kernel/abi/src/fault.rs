@@ -41,6 +41,9 @@ pub enum FaultKind {
     /// A write in a transaction found the region's undo pool exhausted (MR1: the address). The
     /// transaction must be aborted; nothing was written.
     TxPoolExhausted = 10,
+    /// A request ran past its region's time budget (`TxRegionSetBudget`); MR1 is the time it
+    /// has run, in counter ticks. The transaction must be aborted.
+    Timeout = 11,
 }
 
 pub const FAULT_FLAG_WRITE: u64 = 1;
@@ -64,6 +67,7 @@ impl FaultKind {
             8 => UnknownSyscall,
             9 => Other,
             10 => TxPoolExhausted,
+            11 => Timeout,
             _ => return None,
         })
     }
@@ -81,6 +85,7 @@ impl FaultKind {
             UnknownSyscall => "unknown system call",
             Other => "other exception",
             TxPoolExhausted => "transaction undo pool exhausted",
+            Timeout => "request time budget exceeded",
         }
     }
 }
@@ -91,7 +96,7 @@ mod tests {
 
     #[test]
     fn kinds_round_trip() {
-        for n in 1..=10 {
+        for n in 1..=11 {
             assert_eq!(FaultKind::from_u64(n).unwrap() as u64, n);
         }
         assert_eq!(FaultKind::from_u64(0), None);

@@ -32,6 +32,7 @@
 //! | `TcbBindTxRegion` | TCB | TxRegion (0: unbind) | |
 //! | `TxRegionAddRange` | TxRegion | VSpace, start, end, flags (bit 0: the range is the stack) | |
 //! | `TxRegionAbort` | TxRegion | flags (bit 0: re-deliver the request), reply label | pages restored |
+//! | `TxRegionSetBudget` | TxRegion | budget in counter ticks (0: none) | |
 //! | `TxRegionStatus` | TxRegion | | in transaction, dirty pages, request label, request badge, commits, aborts |
 //! | `IoPortControlIssue` | I/O-port control | first port, last port, dest CNode, dest index | |
 //! | `IoPortIn8` | I/O port range | port | byte read |
@@ -70,6 +71,7 @@ pub enum Invocation {
     TxRegionAddRange = 70,
     TxRegionAbort = 71,
     TxRegionStatus = 72,
+    TxRegionSetBudget = 73,
     IoPortIn8 = 61,
     IoPortOut8 = 62,
 }
@@ -107,6 +109,7 @@ impl Invocation {
             70 => TxRegionAddRange,
             71 => TxRegionAbort,
             72 => TxRegionStatus,
+            73 => TxRegionSetBudget,
             61 => IoPortIn8,
             62 => IoPortOut8,
             _ => return None,
@@ -139,6 +142,6 @@ mod tests {
                 seen += 1;
             }
         }
-        assert_eq!(seen, 31);
+        assert_eq!(seen, 32);
     }
 }

@@ -109,6 +109,8 @@ pub trait Architecture {
     /// Re-arms the preemption timer for one time slice.
     fn timer_rearm();
     fn counter_frequency() -> u64;
+    /// The free-running counter user space also reads (aarch64 CNTVCT_EL0, x86_64 TSC).
+    fn read_counter() -> u64;
     const TIME_SLICE_US: u64;
 
     /// Page tables: 4 levels of 512 entries on both ports. Level 0 is the root.

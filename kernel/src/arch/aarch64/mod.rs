@@ -225,6 +225,10 @@ impl Architecture for Aarch64 {
         sysreg_write!("cntv_ctl_el0", 1);
     }
 
+    fn read_counter() -> u64 {
+        sysreg_read!("cntvct_el0")
+    }
+
     fn counter_frequency() -> u64 {
         sysreg_read!("cntfrq_el0")
     }

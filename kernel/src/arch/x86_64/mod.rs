@@ -357,6 +357,10 @@ impl Architecture for X86_64 {
         lapic_write(0x380, (Self::TIME_SLICE_US * APIC_TICKS_PER_US) as u32);
     }
 
+    fn read_counter() -> u64 {
+        rdtsc()
+    }
+
     fn counter_frequency() -> u64 {
         TSC_HZ.load(Ordering::Relaxed)
     }

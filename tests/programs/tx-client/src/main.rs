@@ -82,5 +82,13 @@ fn main(server: &'static ServerInfo) {
             format_args!("label {label:#x}, checksum {s}"),
         );
     }
+    // A request that loops forever is aborted when it runs past its time budget.
+    let (label, _, _) = call(store, 6, &[]);
+    let (s, requests_after) = checksum(store);
+    c.check(
+        label == ABORTED && s == sum3,
+        "a request stuck in a loop is aborted at its time budget",
+        format_args!("label {label:#x}, checksum {s}, requests {requests_after}"),
+    );
     c.finish(server);
 }
