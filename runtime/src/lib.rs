@@ -27,6 +27,7 @@ pub mod cap;
 pub mod entry;
 pub mod fault;
 pub mod ipc_buffer;
+pub mod ipc_transport;
 pub mod logger;
 pub mod mmio;
 #[cfg(target_os = "none")]

@@ -1,0 +1,370 @@
+//! A stub server of every interface, one dispatch routing to all of them, and sample requests
+//! of every op: for the fuzz target, the randomized tests, and other crates' host tests that need
+//! a peer which answers every op with something valid.
+
+use crate::interfaces::common::{LogLevel, Name, Ticks};
+use crate::interfaces::{console, kv, name, supervisor, timer};
+use crate::server::Caller;
+use crate::transport::{CapSlot, CapTransfer, ReplyInfo, Transport};
+use crate::wire::{Label, MSG_WORDS};
+use crate::{IpcError, Never};
+use core::cell::Cell;
+
+/// The slot a stub replies with when an op returns a capability.
+pub const STUB_REPLY_CAP: CapSlot = CapSlot(77);
+
+/// Answers every op of every interface with a fixed valid value, and counts the calls it
+/// handled (so a test can tell whether a request reached a handler).
+#[derive(Clone, Debug, Default)]
+pub struct Stub {
+    pub calls: u64,
+}
+
+impl Stub {
+    fn hit(&mut self) {
+        self.calls += 1;
+    }
+}
+
+/// Serves every interface version with one [`Stub`]: `kv` through its multi-version dispatch,
+/// the rest through their own.
+pub fn dispatch_all(
+    stub: &mut Stub,
+    caller: &mut Caller,
+    label: u64,
+    request: &[u64],
+    reply: &mut [u64; MSG_WORDS],
+) -> (u64, usize) {
+    let interface = Label::from_u64(label).map(|l| l.interface);
+    match interface {
+        Some(name::v1::INTERFACE) => name::v1::dispatch(stub, caller, label, request, reply),
+        Some(console::v1::INTERFACE) => console::v1::dispatch(stub, caller, label, request, reply),
+        Some(timer::v1::INTERFACE) => timer::v1::dispatch(stub, caller, label, request, reply),
+        Some(kv::v2::INTERFACE) => kv::dispatch(stub, caller, label, request, reply),
+        Some(supervisor::v1::INTERFACE) => {
+            supervisor::v1::dispatch(stub, caller, label, request, reply)
+        }
+        _ => IpcError::UnknownInterface.reply(),
+    }
+}
+
+/// Each interface version's own dispatch, over a [`Stub`].
+pub const DISPATCHES: &[(&str, crate::DispatchFn<Stub>)] = &[
+    ("name v1", name::v1::dispatch::<Stub>),
+    ("console v1", console::v1::dispatch::<Stub>),
+    ("timer v1", timer::v1::dispatch::<Stub>),
+    ("kv v1", kv::v1::dispatch::<Stub>),
+    ("kv v2", kv::v2::dispatch::<Stub>),
+    ("kv all", kv::dispatch::<Stub>),
+    ("supervisor v1", supervisor::v1::dispatch::<Stub>),
+    ("all", dispatch_all),
+];
+
+impl name::v1::Server for Stub {
+    fn register(
+        &mut self,
+        caller: &mut Caller,
+        _: Name,
+        _: u16,
+        _: u8,
+        _: u8,
+    ) -> Result<(), name::v1::NameError> {
+        self.hit();
+        caller.take_cap();
+        Ok(())
+    }
+
+    fn lookup(
+        &mut self,
+        caller: &mut Caller,
+        query: name::v1::Query,
+    ) -> Result<name::v1::Registration, name::v1::NameError> {
+        self.hit();
+        caller.reply_with_cap(STUB_REPLY_CAP);
+        let (name, interface) = match query {
+            name::v1::Query::Name(name) => (name, 0),
+            name::v1::Query::Interface { interface, .. } => (Name::new(), interface),
+        };
+        Ok(name::v1::Registration {
+            name,
+            interface,
+            min_version: 1,
+            max_version: 1,
+        })
+    }
+
+    fn list(
+        &mut self,
+        _: &mut Caller,
+        _: u16,
+    ) -> Result<name::v1::RegistrationPage, name::v1::NameError> {
+        self.hit();
+        Ok(name::v1::RegistrationPage::default())
+    }
+
+    fn unregister(&mut self, _: &mut Caller, _: Name) -> Result<(), name::v1::NameError> {
+        self.hit();
+        Err(name::v1::NameError::NotFound)
+    }
+}
+
+impl console::v1::Server for Stub {
+    fn write(
+        &mut self,
+        _: &mut Caller,
+        _: console::v1::Bytes,
+    ) -> Result<(), console::v1::ConsoleError> {
+        self.hit();
+        Ok(())
+    }
+
+    fn read(
+        &mut self,
+        _: &mut Caller,
+        _: u16,
+    ) -> Result<console::v1::Bytes, console::v1::ConsoleError> {
+        self.hit();
+        Ok(console::v1::Bytes::new())
+    }
+
+    fn set_log_level(
+        &mut self,
+        _: &mut Caller,
+        _: Name,
+        _: crate::interfaces::common::LogLevel,
+    ) -> Result<(), console::v1::ConsoleError> {
+        self.hit();
+        Ok(())
+    }
+}
+
+impl timer::v1::Server for Stub {
+    fn now(&mut self, _: &mut Caller) -> Result<Ticks, Never> {
+        self.hit();
+        Ok(self.calls)
+    }
+
+    fn frequency(&mut self, _: &mut Caller) -> Result<u64, Never> {
+        self.hit();
+        Ok(1_000_000)
+    }
+
+    fn sleep(&mut self, _: &mut Caller, _: Ticks) -> Result<(), timer::v1::TimerError> {
+        self.hit();
+        Ok(())
+    }
+
+    fn register(&mut self, caller: &mut Caller) -> Result<(), timer::v1::TimerError> {
+        self.hit();
+        caller.take_cap();
+        Ok(())
+    }
+
+    fn set_deadline(
+        &mut self,
+        _: &mut Caller,
+        _: Option<Ticks>,
+    ) -> Result<(), timer::v1::TimerError> {
+        self.hit();
+        Err(timer::v1::TimerError::NotRegistered)
+    }
+}
+
+impl kv::v1::Server for Stub {
+    fn get(&mut self, _: &mut Caller, _: kv::v1::Key) -> Result<kv::v1::Value, kv::v1::KvError> {
+        self.hit();
+        Ok(kv::v1::Value::new())
+    }
+
+    fn put(
+        &mut self,
+        _: &mut Caller,
+        _: kv::v1::Key,
+        _: kv::v1::Value,
+    ) -> Result<(), kv::v1::KvError> {
+        self.hit();
+        Ok(())
+    }
+
+    fn delete(&mut self, _: &mut Caller, _: kv::v1::Key) -> Result<(), kv::v1::KvError> {
+        self.hit();
+        Err(kv::v1::KvError::NotFound)
+    }
+
+    fn list(
+        &mut self,
+        _: &mut Caller,
+        _: Option<kv::v1::Key>,
+    ) -> Result<kv::v1::KeyPage, kv::v1::KvError> {
+        self.hit();
+        Ok(kv::v1::KeyPage::default())
+    }
+}
+
+impl kv::v2::Server for Stub {
+    fn get(&mut self, _: &mut Caller, _: kv::v2::Key) -> Result<kv::v2::Value, kv::v2::KvError> {
+        self.hit();
+        Ok(kv::v2::Value::new())
+    }
+
+    fn put(
+        &mut self,
+        _: &mut Caller,
+        _: kv::v2::Key,
+        _: kv::v2::Value,
+        _: Option<Ticks>,
+    ) -> Result<(), kv::v2::KvError> {
+        self.hit();
+        Ok(())
+    }
+
+    fn delete(&mut self, _: &mut Caller, _: kv::v2::Key) -> Result<(), kv::v2::KvError> {
+        self.hit();
+        Err(kv::v2::KvError::NotFound)
+    }
+
+    fn list(
+        &mut self,
+        _: &mut Caller,
+        _: Option<kv::v2::Key>,
+    ) -> Result<kv::v2::KeyPage, kv::v2::KvError> {
+        self.hit();
+        Ok(kv::v2::KeyPage::default())
+    }
+
+    fn count(&mut self, _: &mut Caller) -> Result<u64, kv::v2::KvError> {
+        self.hit();
+        Ok(0)
+    }
+}
+
+impl supervisor::v1::Server for Stub {
+    fn list(
+        &mut self,
+        _: &mut Caller,
+        _: u16,
+    ) -> Result<supervisor::v1::ServerPage, supervisor::v1::SupervisorError> {
+        self.hit();
+        Ok(supervisor::v1::ServerPage::default())
+    }
+
+    fn status(
+        &mut self,
+        _: &mut Caller,
+        _: Name,
+    ) -> Result<supervisor::v1::ServerStatus, supervisor::v1::SupervisorError> {
+        self.hit();
+        Err(supervisor::v1::SupervisorError::NoSuchServer)
+    }
+
+    fn set_log_level(
+        &mut self,
+        _: &mut Caller,
+        _: Name,
+        _: crate::interfaces::common::LogLevel,
+    ) -> Result<(), supervisor::v1::SupervisorError> {
+        self.hit();
+        Ok(())
+    }
+}
+
+/// A transport that only records: the request is handed to a callback and the call fails with
+/// [`IpcError::ServerUnavailable`].
+struct Recorder<'f> {
+    sink: Cell<Option<Sink<'f>>>,
+}
+
+type Sink<'f> = &'f mut dyn FnMut(u64, &[u64]);
+
+impl Transport for Recorder<'_> {
+    fn call_with_caps(
+        &self,
+        label: u64,
+        request: &[u64],
+        _: CapTransfer,
+        _: &mut [u64; MSG_WORDS],
+    ) -> Result<ReplyInfo, IpcError> {
+        if let Some(sink) = self.sink.take() {
+            sink(label, request);
+            self.sink.set(Some(sink));
+        }
+        Err(IpcError::ServerUnavailable)
+    }
+}
+
+/// Calls `sink(label, words)` with valid requests of every op of every interface version:
+/// smallest and largest arguments. A seed corpus for fuzzing and randomized tests.
+pub fn sample_requests(sink: &mut dyn FnMut(u64, &[u64])) {
+    let recorder = Recorder {
+        sink: Cell::new(Some(sink)),
+    };
+    let slot = CapSlot(9);
+    let short = Name::try_from("kv").unwrap_or_default();
+    let mut long = Name::new();
+    while long.push('n').is_ok() {}
+
+    let c = name::v1::Client::new(&recorder);
+    for n in [&short, &long] {
+        let _ = c.register(n.clone(), kv::v2::INTERFACE, 1, 2, slot);
+        let _ = c.lookup(name::v1::Query::Name(n.clone()), slot);
+        let _ = c.unregister(n.clone());
+    }
+    let by_interface = name::v1::Query::Interface {
+        interface: u16::MAX,
+        version: 1,
+    };
+    let _ = c.lookup(by_interface, slot);
+    let _ = c.list(0);
+    let _ = c.list(u16::MAX);
+
+    let c = console::v1::Client::new(&recorder);
+    let mut chunk = console::v1::Bytes::new();
+    let _ = c.write(chunk.clone());
+    while chunk.push(b'x').is_ok() {}
+    let _ = c.write(chunk);
+    let _ = c.read(1);
+    let _ = c.read(u16::MAX);
+    let _ = c.set_log_level(short.clone(), LogLevel::Off);
+    let _ = c.set_log_level(long.clone(), LogLevel::Trace);
+
+    let c = timer::v1::Client::new(&recorder);
+    let _ = c.now();
+    let _ = c.frequency();
+    let _ = c.sleep(1);
+    let _ = c.sleep(u64::MAX);
+    let _ = c.register(slot);
+    let _ = c.set_deadline(None);
+    let _ = c.set_deadline(Some(u64::MAX));
+
+    let c = kv::v1::Client::new(&recorder);
+    let mut value = kv::v1::Value::new();
+    for key in [0, u64::MAX] {
+        let _ = c.get(key);
+        let _ = c.put(key, value.clone());
+        let _ = c.delete(key);
+        let _ = c.list(Some(key));
+        while value.push(0xa5).is_ok() {}
+    }
+    let _ = c.list(None);
+
+    let c = kv::v2::Client::new(&recorder);
+    let mut key = kv::v2::Key::new();
+    let mut value = kv::v2::Value::new();
+    for ttl in [None, Some(u64::MAX)] {
+        let _ = c.get(key.clone());
+        let _ = c.put(key.clone(), value.clone(), ttl);
+        let _ = c.delete(key.clone());
+        let _ = c.list(Some(key.clone()));
+        while key.push('k').is_ok() {}
+        while value.push(0x5a).is_ok() {}
+    }
+    let _ = c.list(None);
+    let _ = c.count();
+
+    let c = supervisor::v1::Client::new(&recorder);
+    let _ = c.list(0);
+    let _ = c.list(u16::MAX);
+    let _ = c.status(short.clone());
+    let _ = c.status(long.clone());
+    let _ = c.set_log_level(long, LogLevel::Debug);
+}

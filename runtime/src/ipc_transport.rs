@@ -1,0 +1,144 @@
+//! `ipc-schema` over the real system calls: [`Transport`] for an endpoint capability (the client
+//! side, `Call`), and [`serve`], a server loop over `ReplyRecv`.
+//!
+//! ```ignore
+//! let kv = kv::v1::Client::new(server.client("kv").unwrap());   // Cap<Endpoint> is a Transport
+//! let value = kv.get(42)?;
+//!
+//! let mut store = Store::new();                                   // a server
+//! serve(server.endpoint("kv").unwrap(), None, |caller, label, request, reply| {
+//!     kv::dispatch(&mut store, caller, label, request, reply)
+//! });
+//! ```
+//!
+//! Words go through the message registers ([`set_mr`]/[`get_mr`]): the first four in CPU
+//! registers, the rest in the IPC buffer, which is the kernel's business, not the caller's.
+//!
+//! `Cap<Endpoint>` has an inherent `call(MessageInfo)` (the raw system call), which method syntax
+//! finds first: call the trait's word-level method as `Transport::call(&endpoint, label, words,
+//! &mut reply)`. Generated clients are not affected.
+
+use crate::cap::{CNode, Cap, Endpoint};
+use crate::ipc_buffer::{get_mr, set_cap, set_mr, set_receive_slot};
+use crate::syscall;
+use axolotl_abi::message::{MSG_MAX_LENGTH, MSG_REGISTERS_IN_CPU};
+use axolotl_abi::{CPtr, Error, MessageInfo};
+use ipc_schema::{Caller, CapSlot, CapTransfer, IpcError, MSG_WORDS, ReplyInfo, Transport};
+
+const _: () = assert!(MSG_WORDS == MSG_MAX_LENGTH);
+const _: () = assert!(ipc_schema::REGISTER_WORDS == MSG_REGISTERS_IN_CPU);
+
+/// The transport error for a kernel refusal: an empty or wrong capability means nobody serves
+/// the endpoint; anything else is reported with its code.
+pub fn kernel_error(e: Error) -> IpcError {
+    match e {
+        Error::InvalidCapability => IpcError::ServerUnavailable,
+        e => IpcError::Kernel(e as u64 as u32),
+    }
+}
+
+/// Whether a received message's info says a capability was transferred into the receive slot.
+fn cap_transferred(info: MessageInfo) -> bool {
+    info.extra_caps() > 0 && info.caps_unwrapped() == 0
+}
+
+impl Transport for Cap<Endpoint> {
+    fn call_with_caps(
+        &self,
+        label: u64,
+        request: &[u64],
+        caps: CapTransfer,
+        reply: &mut [u64; MSG_WORDS],
+    ) -> Result<ReplyInfo, IpcError> {
+        if request.len() > MSG_WORDS {
+            return Err(IpcError::TooLarge);
+        }
+        for (i, &word) in request.iter().enumerate() {
+            set_mr(i, word);
+        }
+        if let Some(cap) = caps.send {
+            set_cap(0, cap.0);
+        }
+        if let Some(slot) = caps.receive_into {
+            set_receive_slot(0, slot.0);
+        }
+        let info = MessageInfo::new(label, usize::from(caps.send.is_some()), request.len());
+        let result = syscall::call(self.cptr(), info);
+        if caps.receive_into.is_some() {
+            // Accept no capability in later messages that did not ask for one.
+            set_receive_slot(0, 0);
+        }
+        let (info, _badge) = result.map_err(kernel_error)?;
+        let words = info.length();
+        for (i, word) in reply[..words].iter_mut().enumerate() {
+            *word = get_mr(i);
+        }
+        Ok(ReplyInfo {
+            label: info.label(),
+            words,
+            cap_received: caps.receive_into.is_some() && cap_transferred(info),
+        })
+    }
+}
+
+/// Where a server receives the capabilities that come with requests.
+#[derive(Clone, Copy, Debug)]
+pub struct CapReceive {
+    /// The server's own CNode capability (`ServerInfo::own_cnode`), to empty the slot when no
+    /// handler claimed the capability in it.
+    pub cnode: Cap<CNode>,
+    /// An empty slot of the server's root CNode, reserved for received capabilities.
+    pub slot: CPtr,
+}
+
+/// Serves requests on `endpoint` for ever: each one is passed to `handler` (typically an
+/// interface's `dispatch`) as the caller (badge, received capability), label and words; the
+/// label and words it returns, and the capability it attached with
+/// [`Caller::reply_with_cap`], are the reply. Returns only if the kernel refuses to receive.
+///
+/// With `cap_receive`, a capability sent along with a request lands in its slot and is offered to
+/// the handler ([`Caller::take_cap`]); a handler that claims it must move it elsewhere before
+/// the next request; one nobody claimed is deleted. Without it, capabilities are not accepted.
+pub fn serve<F>(endpoint: Cap<Endpoint>, cap_receive: Option<CapReceive>, mut handler: F) -> Error
+where
+    F: FnMut(&mut Caller, u64, &[u64], &mut [u64; MSG_WORDS]) -> (u64, usize),
+{
+    let mut request = [0u64; MSG_WORDS];
+    let mut reply = [0u64; MSG_WORDS];
+    let receive_slot = cap_receive.map_or(0, |r| r.slot);
+    set_receive_slot(0, receive_slot);
+    let mut next = endpoint.recv();
+    loop {
+        let (info, badge) = match next {
+            Ok(message) => message,
+            Err(e) => return e,
+        };
+        let words = info.length();
+        for (i, word) in request[..words].iter_mut().enumerate() {
+            *word = get_mr(i);
+        }
+        let received =
+            (receive_slot != 0 && cap_transferred(info)).then_some(CapSlot(receive_slot));
+        let mut caller = Caller::new(badge, received);
+        let (label, reply_words) =
+            handler(&mut caller, info.label(), &request[..words], &mut reply);
+        if let (Some(r), Some(_)) = (cap_receive, caller.received_cap()) {
+            // Nobody claimed it: free the slot for the next one. Failure leaves the slot full,
+            // and the next capability-carrying request gets `MissingCapability`.
+            let _ = r.cnode.delete(r.slot);
+        }
+        let reply_words = reply_words.min(MSG_WORDS);
+        for (i, &word) in reply[..reply_words].iter().enumerate() {
+            set_mr(i, word);
+        }
+        let reply_caps = match caller.reply_cap() {
+            Some(cap) => {
+                set_cap(0, cap.0);
+                1
+            }
+            None => 0,
+        };
+        set_receive_slot(0, receive_slot);
+        next = endpoint.reply_recv(MessageInfo::new(label, reply_caps, reply_words));
+    }
+}
