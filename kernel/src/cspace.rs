@@ -95,34 +95,20 @@ pub fn derive(cap: Cap, rights: CapRights, badge: Option<u64>) -> Result<Cap, Er
             ep,
             badge: old,
             rights: r,
-        } => {
-            let badge = match (badge, old) {
-                (Some(b), 0) => b,
-                (Some(b), old) if b != old && b != 0 => return Err(Error::IllegalOperation),
-                _ => old,
-            };
-            Cap::Endpoint {
-                ep,
-                badge,
-                rights: CapRights(r as u64).intersect(rights).0 as u8,
-            }
-        }
+        } => Cap::Endpoint {
+            ep,
+            badge: rebadge(old, badge)?,
+            rights: CapRights(r as u64).intersect(rights).0 as u8,
+        },
         Cap::Notification {
             ntfn,
             badge: old,
             rights: r,
-        } => {
-            let badge = match (badge, old) {
-                (Some(b), 0) => b,
-                (Some(b), old) if b != old && b != 0 => return Err(Error::IllegalOperation),
-                _ => old,
-            };
-            Cap::Notification {
-                ntfn,
-                badge,
-                rights: CapRights(r as u64).intersect(rights).0 as u8,
-            }
-        }
+        } => Cap::Notification {
+            ntfn,
+            badge: rebadge(old, badge)?,
+            rights: CapRights(r as u64).intersect(rights).0 as u8,
+        },
         // A copy of a mapped frame or table is unmapped: each capability maps at most once.
         Cap::Frame {
             paddr,
@@ -144,6 +130,16 @@ pub fn derive(cap: Cap, rights: CapRights, badge: Option<u64>) -> Result<Cap, Er
         },
         other => other,
     })
+}
+
+/// The badge of a derived endpoint or notification capability: an unbadged one takes the new
+/// badge; a badged one keeps its badge and cannot be given another.
+fn rebadge(old: u64, new: Option<u64>) -> Result<u64, Error> {
+    match (new, old) {
+        (Some(b), 0) => Ok(b),
+        (Some(b), old) if b != old && b != 0 => Err(Error::IllegalOperation),
+        _ => Ok(old),
+    }
 }
 
 /// Puts `cap`, derived from the capability in `parent`, into the empty slot `dest`.

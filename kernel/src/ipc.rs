@@ -203,28 +203,27 @@ pub fn reply(replier: TcbPtr) {
 /// an endpoint, or accumulates the bits.
 pub fn signal(ntfn: NonNull<Notification>, badge: u64) {
     let n = ntfn_mut(ntfn);
-    if let Some(waiter) = n.queue.pop_front(&mut Tcbs) {
-        let w = tcb_mut(waiter);
-        w.ctx.set_badge(n.word | badge);
-        w.ctx.set_info(0);
-        w.ctx.set_status(0);
-        n.word = 0;
-        sched::wake(waiter);
-        return;
+    let woken = match n.queue.pop_front(&mut Tcbs) {
+        Some(waiter) => Some(waiter),
+        None => match n.bound {
+            Some(bound) if matches!(tcb_mut(bound).state, ThreadState::BlockedOnRecv(_)) => {
+                cancel_ipc(bound);
+                Some(bound)
+            }
+            _ => None,
+        },
+    };
+    match woken {
+        Some(t) => {
+            let ctx = &mut tcb_mut(t).ctx;
+            ctx.set_badge(n.word | badge);
+            ctx.set_info(0);
+            ctx.set_status(0);
+            n.word = 0;
+            sched::wake(t);
+        }
+        None => n.word |= badge,
     }
-    if let Some(bound) = n.bound
-        && let ThreadState::BlockedOnRecv(_) = tcb_mut(bound).state
-    {
-        cancel_ipc(bound);
-        let b = tcb_mut(bound);
-        b.ctx.set_badge(n.word | badge);
-        b.ctx.set_info(0);
-        b.ctx.set_status(0);
-        n.word = 0;
-        sched::wake(bound);
-        return;
-    }
-    n.word |= badge;
 }
 
 /// Waits for a signal on `ntfn`; without `blocking`, returns the bits pending (maybe 0).

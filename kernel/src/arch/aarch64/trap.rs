@@ -85,61 +85,42 @@ impl UserContext {
 global_asm!(
     r#"
     .section .text.vectors, "ax"
+    // A vector that saves the thread's registers and enters the kernel with `kind` (0: sync,
+    // 1: IRQ/FIQ, 2: SError), and one for exceptions the kernel itself took.
+    .macro save_entry kind
+    .balign 128
+    stp     x0, x1, [sp]
+    mov     x1, #\kind
+    b       axolotl_save
+    .endm
+    .macro kernel_entry
+    .balign 128
+    b       axolotl_kernel_exception
+    .endm
+
     .balign 2048
     .global axolotl_vectors
 axolotl_vectors:
     // Current EL with SP_EL0: the idle thread.
-    .balign 128
-    stp     x0, x1, [sp]
-    mov     x1, #0
-    b       axolotl_save
-    .balign 128
-    stp     x0, x1, [sp]
-    mov     x1, #1
-    b       axolotl_save
-    .balign 128
-    stp     x0, x1, [sp]
-    mov     x1, #1
-    b       axolotl_save
-    .balign 128
-    stp     x0, x1, [sp]
-    mov     x1, #2
-    b       axolotl_save
+    save_entry 0
+    save_entry 1
+    save_entry 1
+    save_entry 2
     // Current EL with SP_EL1: the kernel itself faulted.
-    .balign 128
-    b       axolotl_kernel_exception
-    .balign 128
-    b       axolotl_kernel_exception
-    .balign 128
-    b       axolotl_kernel_exception
-    .balign 128
-    b       axolotl_kernel_exception
+    kernel_entry
+    kernel_entry
+    kernel_entry
+    kernel_entry
     // Lower EL, AArch64: user threads.
-    .balign 128
-    stp     x0, x1, [sp]
-    mov     x1, #0
-    b       axolotl_save
-    .balign 128
-    stp     x0, x1, [sp]
-    mov     x1, #1
-    b       axolotl_save
-    .balign 128
-    stp     x0, x1, [sp]
-    mov     x1, #1
-    b       axolotl_save
-    .balign 128
-    stp     x0, x1, [sp]
-    mov     x1, #2
-    b       axolotl_save
+    save_entry 0
+    save_entry 1
+    save_entry 1
+    save_entry 2
     // Lower EL, AArch32: never entered (user threads are AArch64 only).
-    .balign 128
-    b       axolotl_kernel_exception
-    .balign 128
-    b       axolotl_kernel_exception
-    .balign 128
-    b       axolotl_kernel_exception
-    .balign 128
-    b       axolotl_kernel_exception
+    kernel_entry
+    kernel_entry
+    kernel_entry
+    kernel_entry
 
     .section .text, "ax"
 axolotl_save:

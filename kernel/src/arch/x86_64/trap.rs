@@ -204,12 +204,6 @@ axolotl_syscall_entry:
     .global axolotl_exit_to_user
 axolotl_exit_to_user:
     mov     rsp, rdi
-    // A thread that entered with `syscall` leaves with `sysretq`: rcx = pc, r11 = rflags, rsp
-    // loaded last (interrupts stay masked until sysretq restores rflags). Its pc is the address
-    // after its `syscall` instruction, canonical because the last user page below 2^47 can never
-    // be mapped (`USER_VADDR_LIMIT`); a pc written by `TcbWriteRegisters` goes through `iretq`.
-    cmp     qword ptr [rsp + 120], {syscall_vector}
-    jne     2f
     pop     r15
     pop     r14
     pop     r13
@@ -225,26 +219,17 @@ axolotl_exit_to_user:
     pop     rcx
     pop     rbx
     pop     rax
+    // A thread that entered with `syscall` leaves with `sysretq`: rcx = pc, r11 = rflags, rsp
+    // loaded last (interrupts stay masked until sysretq restores rflags). Its pc is the address
+    // after its `syscall` instruction, canonical because the last user page below 2^47 can never
+    // be mapped (`USER_VADDR_LIMIT`); a pc written by `TcbWriteRegisters` goes through `iretq`.
+    cmp     qword ptr [rsp], {syscall_vector}
+    jne     2f
     mov     rcx, [rsp + 16]
     mov     r11, [rsp + 32]
     mov     rsp, [rsp + 40]
     sysretq
-2:  pop     r15
-    pop     r14
-    pop     r13
-    pop     r12
-    pop     r11
-    pop     r10
-    pop     r9
-    pop     r8
-    pop     rbp
-    pop     rdi
-    pop     rsi
-    pop     rdx
-    pop     rcx
-    pop     rbx
-    pop     rax
-    add     rsp, 16
+2:  add     rsp, 16
     iretq
 
     .section .bss
