@@ -185,6 +185,9 @@ axolotl_trap_common:
     push    r15
     mov     rdi, rsp
     movabs  rsp, offset BOOT_STACK + {stack_size}
+    // The Rust code assumes the direction flag clear; a user thread may have set it (`syscall`
+    // clears it through SFMASK, exceptions and interrupts do not).
+    cld
     call    axolotl_handle_trap
     ud2
 
