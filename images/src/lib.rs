@@ -14,7 +14,8 @@
 //!   1..=[`STACK_PAGES_MAX`], heap pages in 0..=[`HEAP_PAGES_MAX`], `untyped_bits` is 0 or in
 //!   [`UNTYPED_BITS_MIN`]..=[`UNTYPED_BITS_MAX`];
 //! - endpoint names are unique in the whole image and are neither `supervisor` nor `none`;
-//! - every name in `calls` is some server's endpoint; a fault-handler endpoint is another
+//! - every name in `calls` is some server's endpoint or [`SUPERVISOR_ENDPOINT`] (the root task's
+//!   supervisor endpoint, which serves `supervisor::v1`); a fault-handler endpoint is another
 //!   server's endpoint; every name in `controls` is another server; no list repeats a name;
 //! - every name in `devices` is one of [`DEVICE_NAMES`], and each device is granted to at most
 //!   one server of the image;
@@ -75,7 +76,12 @@ pub const UNTYPED_BITS_MIN: u8 = 12;
 pub const UNTYPED_BITS_MAX: u8 = 24;
 
 /// Words a `fault_handler` gives special meaning to; no endpoint may be named so.
-pub const RESERVED_ENDPOINT_NAMES: [&str; 2] = ["supervisor", "none"];
+pub const RESERVED_ENDPOINT_NAMES: [&str; 2] = [SUPERVISOR_ENDPOINT, "none"];
+
+/// The root task's supervisor endpoint: the default fault handler, and an endpoint servers may
+/// name in `calls` to reach the supervisor's interface (`supervisor::v1`: list servers, status,
+/// log levels). No server receives on it.
+pub const SUPERVISOR_ENDPOINT: &str = "supervisor";
 
 /// A server, endpoint or image name: `[a-z0-9-]+`, 1..=23 characters.
 pub type Name = heapless::String<24>;
@@ -496,7 +502,7 @@ pub fn check_references(desc: &ImageDescription) -> Result<(), Invalid> {
             problem,
         };
         for c in &s.calls {
-            if desc.endpoint_owner(c).is_none() {
+            if c != SUPERVISOR_ENDPOINT && desc.endpoint_owner(c).is_none() {
                 return Err(err("calls", Problem::NoSuchEndpoint(c.clone())));
             }
         }
@@ -774,6 +780,23 @@ mod tests {
         assert_eq!(
             check(&|d| d.servers[1].calls.push(name("pong")).unwrap()),
             Err("server[1].calls: 'pong' is listed twice".into())
+        );
+        // The supervisor's endpoint may be called (nobody receives on it), but not twice, and
+        // `none` is no endpoint.
+        assert_eq!(
+            check(&|d| d.servers[1].calls.push(name("supervisor")).unwrap()),
+            Ok(())
+        );
+        assert_eq!(
+            check(&|d| {
+                d.servers[1].calls.push(name("supervisor")).unwrap();
+                d.servers[1].calls.push(name("supervisor")).unwrap();
+            }),
+            Err("server[1].calls: 'supervisor' is listed twice".into())
+        );
+        assert_eq!(
+            check(&|d| d.servers[0].calls.push(name("none")).unwrap()),
+            Err("server 'pong': calls: no server has an endpoint named 'none'".into())
         );
         assert_eq!(
             check(&|d| d.servers[0].endpoints[0] = name("none")),

@@ -12,7 +12,7 @@
 //! stack_pages = 4                # 1..=256
 //! heap_pages = 0                 # 0..=4096
 //! endpoints = ["pong"]
-//! calls = []
+//! calls = []                     # endpoints it calls; "supervisor" is the root task's
 //! fault_handler = "supervisor"   # "supervisor" | "none" | an endpoint name
 //! controls = []
 //! untyped_bits = 0               # 0 or 12..=24
@@ -29,6 +29,7 @@
 //! exit_code = 0
 //! timeout_s = 30
 //! arches = ["aarch64", "x86_64"]
+//! input = "help\npoweroff\n"     # typed on the console: fed to QEMU's standard input
 //! ```
 //!
 //! The file is read into private serde structs with std types (unknown fields are rejected), then
@@ -65,6 +66,9 @@ pub struct TestSpec {
     pub timeout_s: u64,
     /// The architectures the scenario runs on.
     pub arches: Vec<Arch>,
+    /// Bytes typed on the console: written to QEMU's standard input (the first serial port)
+    /// right after it starts. `None`: nothing is typed.
+    pub input: Option<String>,
 }
 
 impl Default for TestSpec {
@@ -75,6 +79,7 @@ impl Default for TestSpec {
             exit_code: 0,
             timeout_s: DEFAULT_TIMEOUT_S,
             arches: vec![Arch::Aarch64, Arch::X86_64],
+            input: None,
         }
     }
 }
@@ -154,6 +159,7 @@ struct RawTest {
     exit_code: Option<i64>,
     timeout_s: Option<i64>,
     arches: Option<Vec<String>>,
+    input: Option<String>,
 }
 
 /// Reads and parses a description; errors name the file as `path` is written.
@@ -350,6 +356,12 @@ fn convert_test(t: &RawTest) -> Result<TestSpec, (&'static str, String)> {
             format!("entry {i} is empty (it would match any line)"),
         ));
     }
+    if t.input.as_deref() == Some("") {
+        return Err((
+            "input",
+            "is empty; leave it out when nothing is typed".into(),
+        ));
+    }
     if let Some(i) = t.expect.iter().position(|e| e.contains('\n')) {
         return Err((
             "expect",
@@ -399,6 +411,7 @@ fn convert_test(t: &RawTest) -> Result<TestSpec, (&'static str, String)> {
         exit_code: exit_code as i32,
         timeout_s: timeout_s as u64,
         arches,
+        input: t.input.clone(),
     })
 }
 
@@ -438,6 +451,7 @@ expect = ["ping: got 1", "ping: done"]
 exit_code = 3
 timeout_s = 10
 arches = ["aarch64"]
+input = "ps\npoweroff\n"
 "#;
 
     /// Parses `text` and returns the error line.
@@ -462,15 +476,34 @@ arches = ["aarch64"]
     fn demo_parses() {
         let (desc, test) = parse("images/demo.toml", DEMO).unwrap();
         assert_eq!(desc.name, "demo");
-        let pong = desc.server("pong").unwrap();
-        assert_eq!(pong.program, "pong");
-        assert_eq!(pong.endpoints, ["pong"]);
-        assert_eq!(pong.fault_handler, FaultHandler::Supervisor);
-        let ping = desc.server("ping").unwrap();
-        assert_eq!(ping.program, "ping");
-        assert_eq!(ping.calls, ["pong"]);
-        assert_eq!(ping.fault_handler, FaultHandler::Supervisor);
-        assert!(test.is_none() || test.unwrap().exit_code == 0);
+        let names: Vec<&str> = desc.servers.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["console", "timer", "name", "kv", "shell"]);
+        for s in &desc.servers {
+            // Each server is the program of its name and serves the endpoint of its name.
+            assert_eq!(s.program, s.name);
+            if s.name != "shell" {
+                assert_eq!(s.endpoints, [s.name.as_str()], "{}", s.name);
+            }
+            assert_eq!(s.fault_handler, FaultHandler::Supervisor);
+        }
+        assert_eq!(desc.server("console").unwrap().devices, ["uart"]);
+        assert_eq!(desc.server("timer").unwrap().devices, ["timer"]);
+        assert!(desc.server("kv").unwrap().transactional);
+        let shell = desc.server("shell").unwrap();
+        assert_eq!(shell.calls, ["console", "kv", "supervisor", "timer"]);
+        assert!(shell.poweroff && shell.endpoints.is_empty());
+        assert!(test.is_none());
+    }
+
+    /// The shell-session scenario boots exactly the demo's servers, so that it tests what
+    /// `cargo xtask run` boots.
+    #[test]
+    fn the_shell_scenario_runs_the_demo() {
+        let scenario = include_str!("../../tests/scenarios/shell-session.toml");
+        let (demo, _) = parse("images/demo.toml", DEMO).unwrap();
+        let (desc, test) = parse("shell-session.toml", scenario).unwrap();
+        assert_eq!(desc.servers, demo.servers);
+        assert!(test.unwrap().input.is_some());
     }
 
     #[test]
@@ -505,6 +538,7 @@ arches = ["aarch64"]
                 exit_code: 3,
                 timeout_s: 10,
                 arches: vec![Arch::Aarch64],
+                input: Some("ps\npoweroff\n".into()),
             })
         );
     }
@@ -519,6 +553,7 @@ arches = ["aarch64"]
                 exit_code: 0,
                 timeout_s: DEFAULT_TIMEOUT_S,
                 arches: vec![Arch::Aarch64, Arch::X86_64],
+                input: None,
             })
         );
         assert_eq!(test, Some(TestSpec::default()));
@@ -692,6 +727,13 @@ arches = ["aarch64"]
     }
 
     #[test]
+    fn the_supervisor_may_be_called() {
+        let text = good_with("calls = [\"pong\"]", "calls = [\"pong\", \"supervisor\"]");
+        let (desc, _) = parse("t.toml", &text).unwrap();
+        assert_eq!(desc.servers[1].calls, ["pong", "supervisor"]);
+    }
+
+    #[test]
     fn reference_errors() {
         assert_eq!(
             err(&good_with("calls = [\"pong\"]", "calls = [\"pongg\"]")),
@@ -794,6 +836,33 @@ arches = ["aarch64"]
         assert_eq!(
             err(&good_with("\"ping: done\"", "\"  \"")),
             "t.toml: test.expect: entry 1 is empty (it would match any line)"
+        );
+    }
+
+    #[test]
+    fn test_input() {
+        let input = |line: &str| {
+            let (_, test) = parse("t.toml", &(one("") + "[test]\n" + line + "\n")).unwrap();
+            test.unwrap().input
+        };
+        assert_eq!(input(""), None);
+        // TOML escapes: newlines, carriage returns, control bytes such as Ctrl-C and DEL.
+        assert_eq!(
+            input(r#"input = "kv put a 1\r\nps\u0003\u007f\n""#).as_deref(),
+            Some("kv put a 1\r\nps\u{3}\u{7f}\n")
+        );
+        assert_eq!(
+            input("input = \"\"\"\nhelp\npoweroff\n\"\"\"").as_deref(),
+            Some("help\npoweroff\n")
+        );
+        assert_eq!(
+            err(&(one("") + "[test]\ninput = \"\"\n")),
+            "t.toml: test.input: is empty; leave it out when nothing is typed"
+        );
+        let e = err(&(one("") + "[test]\ninput = [\"ps\"]\n"));
+        assert!(
+            e.starts_with("t.toml: line 10: invalid type: sequence"),
+            "{e}"
         );
     }
 

@@ -1,7 +1,7 @@
 //! The root task: the first user thread. It reads the boot info, decodes the image description
 //! from the boot archive, builds every server the image describes from boot Untyped memory, starts
 //! them in image order, and then serves as the supervisor, the default fault handler of every
-//! server.
+//! server and, for servers that may call it, the `supervisor::v1` interface.
 //!
 //! It never panics on bad input: a missing program, a malformed or too large ELF, exhausted
 //! memory or slots are logged with the server's name and that server is skipped. Without a usable
@@ -10,7 +10,8 @@
 //!
 //! Modules: [`elf`] reads programs, [`untyped`] and [`slots`] hand out memory and root CNode
 //! slots, [`builder`] makes objects and mappings, [`platform`] knows the machine's devices,
-//! [`system`] builds the servers, [`supervisor`] handles their faults.
+//! [`system`] builds the servers, [`supervisor`] handles their faults and serves
+//! `supervisor::v1`.
 #![cfg_attr(not(test), no_std)]
 #![cfg_attr(not(test), no_main)]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -29,6 +30,7 @@ use axolotl_image::MAX_SERVERS;
 use axolotl_rt::{BootInfo, Cap, Tcb, root};
 use builder::Builder;
 use core::fmt;
+use ipc_schema::console;
 use log::{error, info};
 use supervisor::Supervised;
 use system::BuiltServer;
@@ -130,17 +132,18 @@ fn main(bootinfo: &'static BootInfo) -> ! {
         .servers
         .iter()
         .zip(&servers)
-        .map(|(desc, server)| Supervised {
-            name: desc.name.clone(),
-            tcb: server.as_ref().map(|s| s.tcb),
-            tx: server.as_ref().and_then(|s| s.tx),
-            restart_after: desc.restart_after,
-            consecutive_aborts: 0,
-            commits_seen: 0,
-            aborts: 0,
+        .map(|(desc, server)| {
+            Supervised::new(
+                desc.name.clone(),
+                server.as_ref().map(|s| s.tcb),
+                server.as_ref().and_then(|s| s.tx),
+                desc.restart_after,
+            )
         })
         .collect();
-    supervisor::run(supervisor_endpoint, &mut supervised)
+    // The supervisor forwards log-level changes to the console server, if the image has one.
+    let console = endpoints.get("console").map(console::v1::Client::new);
+    supervisor::run(supervisor_endpoint, &mut supervised, console)
 }
 
 /// Gives up: nothing more can run. Logs why and powers off with status 1.

@@ -1,11 +1,22 @@
 //! The supervisor: the root task's loop after start-up. It receives on the supervisor endpoint,
-//! the fault endpoint of every server whose image entry says `fault_handler = "supervisor"`.
+//! which carries two kinds of message, told apart by badge:
 //!
-//! A fault message (badge [`FAULT_BADGE_BASE`] + server index; label a [`FaultKind`]; MR0..3 pc,
-//! address, syndrome, flags) is logged. A transactional server faulting inside a request has that
-//! transaction aborted: its memory and registers go back to their state before the request and it
-//! waits for the next one; the caller is answered with [`ABORTED_LABEL`]. Any other faulting
-//! thread is left suspended. Any other message is answered with an error.
+//! - **Faults** (badge [`FAULT_BADGE_BASE`] + server index, from every server whose image entry
+//!   says `fault_handler = "supervisor"`; label a [`FaultKind`]; MR0..3 pc, address, syndrome,
+//!   flags) are logged and counted. A transactional server faulting inside a request has that
+//!   transaction aborted: its memory and registers go back to their state before the request
+//!   and it waits for the next one; the caller is answered with [`IpcError::Aborted`]'s code.
+//!   Any other faulting thread is suspended for good (its state becomes `Stopped`).
+//! - **Requests** of `supervisor::v1` (badge [`call_badge`](axolotl_rt::server_info::call_badge)
+//!   of the caller, below the fault badges, from servers whose image lists
+//!   `calls = ["supervisor"]`), dispatched by the generated `supervisor::v1::dispatch` to
+//!   [`Supervisor`]: `list` and `status` report what the supervisor knows of each server;
+//!   `set_log_level` is forwarded to the console server when the image has one (see
+//!   [`Supervisor::set_log_level`]).
+//!
+//! The supervisor is single-threaded: while it forwards a request to the console it receives
+//! nothing, so a fault of the console in that moment would wait for a supervisor waiting for the
+//! console. Only `set_log_level` calls out, and the console's handler of it only updates a table.
 
 use crate::system::FAULT_BADGE_BASE;
 use axolotl_abi::fault::{
@@ -13,11 +24,15 @@ use axolotl_abi::fault::{
 };
 use axolotl_abi::{Error, FaultKind, MessageInfo};
 use axolotl_image::Name;
-use axolotl_rt::{Cap, Endpoint, Tcb, TxRegion, get_mr, reply};
+use axolotl_rt::{Cap, Endpoint, Tcb, TxRegion, get_mr, reply, set_mr};
+use ipc_schema::console::v1 as console;
+use ipc_schema::console::v1::ConsoleError;
+use ipc_schema::interfaces::common::LogLevel;
+use ipc_schema::supervisor::v1::{
+    self, LIST_PAGE, ServerPage, ServerState, ServerStatus, SupervisorError,
+};
+use ipc_schema::{CallError, Caller, IpcError, MSG_WORDS, Transport};
 use log::{error, warn};
-
-/// The reply label a caller gets when its request was aborted.
-pub const ABORTED_LABEL: u64 = 0xab0;
 
 /// What the supervisor knows of a server.
 pub struct Supervised {
@@ -33,34 +48,180 @@ pub struct Supervised {
     /// Commits counted when it last aborted.
     pub commits_seen: u64,
     pub aborts: u64,
+    /// Faults taken, all kinds.
+    pub faults: u64,
+    /// The supervisor suspended it for good after a fault.
+    pub stopped: bool,
 }
 
-pub fn run(endpoint: Cap<Endpoint>, servers: &mut [Supervised]) -> ! {
+impl Supervised {
+    /// A server as built: `tcb` and `tx` are `None` if it was not built or not transactional.
+    pub fn new(
+        name: Name,
+        tcb: Option<Cap<Tcb>>,
+        tx: Option<Cap<TxRegion>>,
+        restart_after: u8,
+    ) -> Supervised {
+        Supervised {
+            name,
+            tcb,
+            tx,
+            restart_after,
+            consecutive_aborts: 0,
+            commits_seen: 0,
+            aborts: 0,
+            faults: 0,
+            stopped: false,
+        }
+    }
+
+    /// `Running` once started and until the supervisor gives up on it; `Stopped` if it was never
+    /// built or was suspended after a fault.
+    pub fn state(&self) -> ServerState {
+        if self.tcb.is_none() || self.stopped {
+            ServerState::Stopped
+        } else {
+            ServerState::Running
+        }
+    }
+
+    /// The server as `supervisor::v1` reports it. There are no upgrades and no restarts yet:
+    /// every server runs version 1 of its program, generation 0.
+    pub fn status(&self) -> ServerStatus {
+        let count = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
+        ServerStatus {
+            name: self.name.clone(),
+            version: 1,
+            state: self.state(),
+            faults: count(self.faults),
+            aborts: count(self.aborts),
+            restarts: 0,
+            generation: 0,
+        }
+    }
+}
+
+/// `supervisor::v1` over the supervised servers. `C` is how the console is reached (a
+/// capability to its endpoint on the machine, an in-memory server in tests).
+pub struct Supervisor<'a, C> {
+    pub servers: &'a mut [Supervised],
+    /// The console server, if the image has one: the image's endpoint `console`.
+    pub console: Option<console::Client<C>>,
+}
+
+impl<C: Transport> Supervisor<'_, C> {
+    fn find(&self, name: &str) -> Option<&Supervised> {
+        self.servers.iter().find(|s| s.name == name)
+    }
+}
+
+impl<C: Transport> v1::Server for Supervisor<'_, C> {
+    fn list(&mut self, _: &mut Caller, cursor: u16) -> Result<ServerPage, SupervisorError> {
+        let start = usize::from(cursor);
+        let mut page = ServerPage::default();
+        for server in self.servers.iter().skip(start).take(LIST_PAGE) {
+            // At most LIST_PAGE, the page's capacity.
+            let _ = page.servers.push(server.status());
+        }
+        let end = start + page.servers.len();
+        page.next = if end < self.servers.len() {
+            u16::try_from(end).ok()
+        } else {
+            None
+        };
+        Ok(page)
+    }
+
+    fn status(&mut self, _: &mut Caller, name: Name) -> Result<ServerStatus, SupervisorError> {
+        self.find(&name)
+            .map(Supervised::status)
+            .ok_or(SupervisorError::NoSuchServer)
+    }
+
+    /// Forwarded to the console, which drops the log lines of `server` below `level`: the
+    /// supervisor calls it with the root task's own capability to the console's endpoint (badge
+    /// 0, which no server's calls carry). A server the image does not have is `NoSuchServer`
+    /// without asking; an image without a console, or a console that fails or refuses, is
+    /// `NotPermitted`.
+    fn set_log_level(
+        &mut self,
+        _: &mut Caller,
+        server: Name,
+        level: LogLevel,
+    ) -> Result<(), SupervisorError> {
+        if self.find(&server).is_none() {
+            return Err(SupervisorError::NoSuchServer);
+        }
+        let Some(console) = &self.console else {
+            return Err(SupervisorError::NotPermitted);
+        };
+        match console.set_log_level(server.clone(), level) {
+            Ok(()) => Ok(()),
+            Err(CallError::Op(ConsoleError::NoSuchServer)) => Err(SupervisorError::NoSuchServer),
+            Err(e) => {
+                warn!("supervisor: the console did not set the log level of '{server}': {e}");
+                Err(SupervisorError::NotPermitted)
+            }
+        }
+    }
+}
+
+/// Serves the supervisor endpoint for ever: faults and `supervisor::v1` requests.
+pub fn run<C: Transport>(
+    endpoint: Cap<Endpoint>,
+    servers: &mut [Supervised],
+    console: Option<console::Client<C>>,
+) -> ! {
+    let mut supervisor = Supervisor { servers, console };
+    let mut request = [0u64; MSG_WORDS];
+    let mut answer = [0u64; MSG_WORDS];
     loop {
         let (message, badge) = match endpoint.recv() {
             Ok(received) => received,
             Err(e) => crate::stop(format_args!("supervisor: receive failed: {e}")),
         };
-        let server = badge
-            .checked_sub(FAULT_BADGE_BASE)
-            .and_then(|i| usize::try_from(i).ok())
-            .and_then(|i| servers.get_mut(i));
-        match server {
-            Some(server) => handle_fault(server, message),
-            None => {
-                warn!(
-                    "supervisor: unexpected message with label {} and badge {badge:#x}; \
-                     answering with an error",
-                    message.label()
-                );
-                let _ = reply(MessageInfo::new(Error::IllegalOperation as u64, 0, 0));
+        if badge >= FAULT_BADGE_BASE {
+            let server = usize::try_from(badge - FAULT_BADGE_BASE)
+                .ok()
+                .and_then(|i| supervisor.servers.get_mut(i));
+            match server {
+                Some(server) => handle_fault(server, message),
+                None => {
+                    warn!(
+                        "supervisor: fault message with label {} and unknown badge {badge:#x}; \
+                         answering with an error",
+                        message.label()
+                    );
+                    let _ = reply(MessageInfo::new(Error::IllegalOperation as u64, 0, 0));
+                }
             }
+            continue;
+        }
+        let words = message.length().min(MSG_WORDS);
+        for (i, word) in request[..words].iter_mut().enumerate() {
+            *word = get_mr(i);
+        }
+        let mut caller = Caller::new(badge, None);
+        let (label, reply_words) = v1::dispatch(
+            &mut supervisor,
+            &mut caller,
+            message.label(),
+            &request[..words],
+            &mut answer,
+        );
+        let reply_words = reply_words.min(MSG_WORDS);
+        for (i, &word) in answer[..reply_words].iter().enumerate() {
+            set_mr(i, word);
+        }
+        if let Err(e) = reply(MessageInfo::new(label, 0, reply_words)) {
+            warn!("supervisor: cannot answer badge {badge:#x}: {e}");
         }
     }
 }
 
 fn handle_fault(server: &mut Supervised, message: MessageInfo) {
     let (pc, address, syndrome, flags) = (get_mr(0), get_mr(1), get_mr(2), get_mr(3));
+    server.faults += 1;
     let name = server.name.as_str();
     let kind = FaultKind::from_u64(message.label());
     let what = kind.map_or("unknown fault kind", FaultKind::name);
@@ -71,7 +232,7 @@ fn handle_fault(server: &mut Supervised, message: MessageInfo) {
         if status.commits > server.commits_seen {
             server.consecutive_aborts = 0;
         }
-        match tx.abort(false, ABORTED_LABEL) {
+        match tx.abort(false, IpcError::Aborted.code()) {
             Ok(pages) => {
                 server.consecutive_aborts += 1;
                 server.aborts += 1;
@@ -124,6 +285,7 @@ fn handle_fault(server: &mut Supervised, message: MessageInfo) {
     }
     // Not replying leaves the thread blocked; suspending it makes that explicit and lets a later
     // recovery policy restart it. The pending reply right is dropped by the next receive.
+    server.stopped = true;
     match server.tcb {
         Some(tcb) => {
             if let Err(e) = tcb.suspend() {
@@ -131,5 +293,159 @@ fn handle_fault(server: &mut Supervised, message: MessageInfo) {
             }
         }
         None => error!("supervisor: fault from '{name}', which was never built"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ipc_schema::Local;
+    use ipc_schema::testing::{Stub, dispatch_all};
+    use v1::Client;
+
+    fn name(s: &str) -> Name {
+        Name::try_from(s).unwrap()
+    }
+
+    fn servers(n: usize) -> std::vec::Vec<Supervised> {
+        (0..n)
+            .map(|i| {
+                let mut s = Supervised::new(
+                    Name::try_from(std::format!("s{i}").as_str()).unwrap(),
+                    Some(Cap::from_cptr(10 + i as u64)),
+                    None,
+                    3,
+                );
+                s.faults = i as u64;
+                s
+            })
+            .collect()
+    }
+
+    /// A console that accepts every request.
+    type StubConsole = Local<Stub>;
+
+    /// Runs `f` with a client of a supervisor over `servers`, with a console if `console`.
+    fn with<'a, R>(
+        servers: &'a mut [Supervised],
+        console: bool,
+        f: impl FnOnce(&Client<&Local<Supervisor<'a, StubConsole>>>) -> R,
+    ) -> R {
+        let console =
+            console.then(|| console::Client::new(Local::new(Stub::default(), dispatch_all)));
+        let supervisor = Supervisor { servers, console };
+        let local = Local::new(supervisor, v1::dispatch::<Supervisor<'a, StubConsole>>);
+        f(&Client::new(&local))
+    }
+
+    #[test]
+    fn states_and_counts() {
+        let mut s = Supervised::new(name("kv"), Some(Cap::from_cptr(5)), None, 3);
+        assert_eq!(s.state(), ServerState::Running);
+        s.faults = 2;
+        s.aborts = u64::MAX;
+        let status = s.status();
+        assert_eq!(
+            (
+                status.name.as_str(),
+                status.version,
+                status.faults,
+                status.aborts
+            ),
+            ("kv", 1, 2, u32::MAX)
+        );
+        assert_eq!((status.restarts, status.generation), (0, 0));
+        s.stopped = true;
+        assert_eq!(s.status().state, ServerState::Stopped);
+        let never_built = Supervised::new(name("x"), None, None, 3);
+        assert_eq!(never_built.state(), ServerState::Stopped);
+    }
+
+    #[test]
+    fn list_pages_in_image_order() {
+        let mut all = servers(3);
+        all[1].stopped = true;
+        with(&mut all, false, |c| {
+            let page = c.list(0).unwrap();
+            let names: std::vec::Vec<&str> = page.servers.iter().map(|s| s.name.as_str()).collect();
+            assert_eq!(names, ["s0", "s1", "s2"]);
+            assert_eq!(page.servers[1].state, ServerState::Stopped);
+            assert_eq!(page.servers[2].faults, 2);
+            assert_eq!(page.next, None);
+            let page = c.list(2).unwrap();
+            assert_eq!((page.servers.len(), page.next), (1, None));
+            assert_eq!(page.servers[0].name, "s2");
+            let page = c.list(u16::MAX).unwrap();
+            assert!(page.servers.is_empty() && page.next.is_none());
+        });
+        // More servers than a page: the cursor leads on.
+        let mut many = servers(LIST_PAGE + 2);
+        with(&mut many, false, |c| {
+            let first = c.list(0).unwrap();
+            assert_eq!(
+                (first.servers.len(), first.next),
+                (LIST_PAGE, Some(LIST_PAGE as u16))
+            );
+            let second = c.list(first.next.unwrap()).unwrap();
+            assert_eq!((second.servers.len(), second.next), (2, None));
+            assert_eq!(
+                second.servers[1].name,
+                std::format!("s{}", LIST_PAGE + 1).as_str()
+            );
+        });
+    }
+
+    #[test]
+    fn status_by_name() {
+        let mut all = servers(2);
+        with(&mut all, false, |c| {
+            assert_eq!(c.status(name("s1")).unwrap().faults, 1);
+            assert_eq!(
+                c.status(name("nope")),
+                Err(CallError::Op(SupervisorError::NoSuchServer))
+            );
+        });
+    }
+
+    #[test]
+    fn log_levels_go_to_the_console() {
+        let mut all = servers(2);
+        with(&mut all, false, |c| {
+            assert_eq!(
+                c.set_log_level(name("s0"), LogLevel::Debug),
+                Err(CallError::Op(SupervisorError::NotPermitted))
+            );
+            assert_eq!(
+                c.set_log_level(name("nope"), LogLevel::Debug),
+                Err(CallError::Op(SupervisorError::NoSuchServer))
+            );
+        });
+        with(&mut all, true, |c| {
+            assert_eq!(c.set_log_level(name("s1"), LogLevel::Off), Ok(()));
+            assert_eq!(
+                c.set_log_level(name("nope"), LogLevel::Off),
+                Err(CallError::Op(SupervisorError::NoSuchServer))
+            );
+        });
+    }
+
+    #[test]
+    fn a_full_page_fits_one_message() {
+        let mut all: std::vec::Vec<Supervised> = (0..LIST_PAGE)
+            .map(|i| {
+                let mut s = Supervised::new(
+                    Name::try_from(std::format!("{i:0>23}").as_str()).unwrap(),
+                    None,
+                    None,
+                    3,
+                );
+                s.faults = u64::MAX;
+                s.aborts = u64::MAX;
+                s
+            })
+            .collect();
+        with(&mut all, false, |c| {
+            assert_eq!(c.list(0).unwrap().servers.len(), LIST_PAGE);
+        });
     }
 }

@@ -41,9 +41,12 @@ pub const fn fault_badge(index: usize) -> Badge {
 /// The most pages a program's ELF image may occupy.
 pub const MAX_PROGRAM_PAGES: u64 = 4096;
 const PAGE: u64 = PAGE_SIZE as u64;
-const MAX_ENDPOINTS: usize = MAX_SERVERS * axolotl_image::MAX_ENDPOINTS;
+/// The image's endpoints and the supervisor's.
+const MAX_ENDPOINTS: usize = MAX_SERVERS * axolotl_image::MAX_ENDPOINTS + 1;
 
-/// The image's endpoints by name.
+/// The image's endpoints by name, and the supervisor endpoint as
+/// [`SUPERVISOR_ENDPOINT`](axolotl_image::SUPERVISOR_ENDPOINT) (a name no image endpoint may
+/// take), so that `calls = ["supervisor"]` is granted like any other call.
 pub struct Endpoints {
     list: heapless::Vec<(Name, Cap<Endpoint>), MAX_ENDPOINTS>,
 }
@@ -95,6 +98,10 @@ pub fn make_endpoints(
     let mut endpoints = Endpoints {
         list: heapless::Vec::new(),
     };
+    // The list has room for it and every image endpoint; the name is a valid one.
+    if let Ok(name) = Name::try_from(axolotl_image::SUPERVISOR_ENDPOINT) {
+        let _ = endpoints.list.push((name, supervisor));
+    }
     for server in &image.servers {
         for name in &server.endpoints {
             match b.make(ObjectType::Endpoint, 0, "make an endpoint") {

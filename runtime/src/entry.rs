@@ -92,6 +92,7 @@ pub fn start_server(arg: usize, main: fn(&'static ServerInfo)) -> ! {
         panic!("server info at {SERVER_INFO_VADDR:#x} has a bad magic number");
     }
     init_log(info.name(), DEFAULT_LOG_LEVEL);
+    crate::logger::attach_console(info);
     if arg as u64 != SERVER_INFO_VADDR {
         log::warn!(
             "server info passed at {arg:#x}, expected {SERVER_INFO_VADDR:#x}; using the latter"

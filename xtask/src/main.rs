@@ -140,6 +140,7 @@ fn run_bench(ws: &Workspace, arch: Arch, json: Option<&Path>) -> Result<(), Stri
         &args,
         machine.exit,
         Duration::from_secs(timeout_s),
+        None,
     )?;
     let log: PathBuf = ws
         .target_dir

@@ -1,7 +1,7 @@
 //! Running QEMU: interactively, or headless with the output captured and a timeout.
 
 use crate::exit::{ExitKind, GuestExit, decode};
-use std::io::Read;
+use std::io::{Read, Write};
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
@@ -87,21 +87,44 @@ pub fn time_until_line(
     Ok(found)
 }
 
-/// Runs QEMU with stdin null and its output captured; kills it after `timeout`.
+/// Runs QEMU with its output captured; kills it after `timeout`.
+///
+/// `input` is what is typed on the guest's console: with `-serial stdio`, QEMU reads its
+/// standard input into the first serial port, taking bytes only as fast as the UART accepts
+/// them, so the whole input is written at once, as a paste, right after QEMU starts, and stdin
+/// is then closed. QEMU does not stop at the end of its standard input (every run without
+/// `input` has stdin null, an immediate end of file), so the guest keeps running until it powers
+/// off. Without `input`, stdin is null.
 pub fn run_captured(
     program: &str,
     args: &[String],
     kind: ExitKind,
     timeout: Duration,
+    input: Option<&[u8]>,
 ) -> Result<Captured, String> {
     let start = Instant::now();
     let mut child = Command::new(program)
         .args(args)
-        .stdin(Stdio::null())
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| format!("cannot start {program}: {e}"))?;
+    // A thread, because a write larger than the pipe's buffer waits for QEMU to read. An error
+    // (QEMU ended before reading it all) leaves the verdict to the exit status and the output.
+    let typist = match (input, child.stdin.take()) {
+        (Some(bytes), Some(mut stdin)) => {
+            let bytes = bytes.to_vec();
+            Some(std::thread::spawn(move || {
+                let _ = stdin.write_all(&bytes);
+            }))
+        }
+        _ => None,
+    };
     let output = Arc::new(Mutex::new(Vec::new()));
     let readers: Vec<_> = [
         child
@@ -145,6 +168,9 @@ pub fn run_captured(
     for r in readers {
         let _ = r.join();
     }
+    if let Some(t) = typist {
+        let _ = t.join();
+    }
     let output = String::from_utf8_lossy(&output.lock().unwrap()).into_owned();
     Ok(Captured {
         output,
@@ -175,6 +201,7 @@ mod tests {
             &["-c".into(), "echo out; echo err >&2; exit 3".into()],
             ExitKind::Semihosting,
             Duration::from_secs(10),
+            None,
         )
         .unwrap();
         assert!(
@@ -192,10 +219,71 @@ mod tests {
             &["-c".into(), "echo started; exec sleep 10".into()],
             ExitKind::Semihosting,
             Duration::from_millis(200),
+            None,
         )
         .unwrap();
         assert_eq!(c.exit, None);
         assert!(c.output.contains("started"));
+        assert!(c.elapsed < Duration::from_secs(5));
+    }
+
+    #[test]
+    fn feeds_input_then_ends_it() {
+        // The child reads two lines, then sees the end of its input.
+        let c = run_captured(
+            "sh",
+            &[
+                "-c".into(),
+                "read a; read b; echo \"got $a/$b\"; cat; echo eof; exit 5".into(),
+            ],
+            ExitKind::Semihosting,
+            Duration::from_secs(10),
+            Some(b"help\nkv list\n"),
+        )
+        .unwrap();
+        assert_eq!(c.output, "got help/kv list\neof\n");
+        assert_eq!(c.exit, Some(GuestExit::Status(5)));
+    }
+
+    #[test]
+    fn input_larger_than_a_pipe_buffer_arrives_whole() {
+        let input = "0123456789abcdef\n".repeat(16 * 1024);
+        let c = run_captured(
+            "sh",
+            &["-c".into(), "wc -c".into()],
+            ExitKind::Semihosting,
+            Duration::from_secs(10),
+            Some(input.as_bytes()),
+        )
+        .unwrap();
+        assert_eq!(c.output.trim(), input.len().to_string());
+    }
+
+    #[test]
+    fn without_input_stdin_is_at_its_end() {
+        let c = run_captured(
+            "sh",
+            &["-c".into(), "cat; echo eof".into()],
+            ExitKind::Semihosting,
+            Duration::from_secs(10),
+            None,
+        )
+        .unwrap();
+        assert_eq!(c.output, "eof\n");
+    }
+
+    #[test]
+    fn a_child_that_never_reads_its_input_is_still_timed_out() {
+        let input = vec![b'x'; 1 << 20];
+        let c = run_captured(
+            "sh",
+            &["-c".into(), "exec sleep 10".into()],
+            ExitKind::Semihosting,
+            Duration::from_millis(200),
+            Some(&input),
+        )
+        .unwrap();
+        assert_eq!(c.exit, None);
         assert!(c.elapsed < Duration::from_secs(5));
     }
 }

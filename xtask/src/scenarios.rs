@@ -3,7 +3,8 @@
 //! A scenario is an image description with a `[test]` table (see `tests/scenarios/README.md`).
 //! For each architecture: every scenario is parsed, the kernel and all the programs of all the
 //! scenarios are built (one cargo invocation), the archives are written, then the scenarios run,
-//! two QEMUs at a time, headless with stdin null. A scenario passes iff the guest's exit status is
+//! two QEMUs at a time, headless; a scenario's `input` is typed on the console (written to QEMU's
+//! stdin), otherwise stdin is null. A scenario passes iff the guest's exit status is
 //! its `exit_code` and every `expect` line appears in order. Results print in scenario order:
 //! `PASS <arch>/<name> (<seconds> s)` or `FAIL <arch>/<name>: <reason>` and the output's last
 //! lines; full output goes to `target/test-logs/<arch>/<name>.log`. The last line is
@@ -181,16 +182,18 @@ fn run_one(ws: &Workspace, arch: Arch, machine: &Machine, kernel: &Path, case: &
     let args = machine.args(arch, kernel, archive, Console::Piped, false);
     let cmd = command_line(&machine.qemu, &args);
     let timeout = Duration::from_secs(spec.timeout_s);
-    let (result, output, secs) = match run_captured(&machine.qemu, &args, machine.exit, timeout) {
-        Err(e) => (Err(e), String::new(), 0.0),
-        Ok(c) => {
-            let result = match &c.exit {
-                None => Err(format!("timed out after {}s", spec.timeout_s)),
-                Some(exit) => verdict(exit, spec.exit_code, &c.output, &spec.expect),
-            };
-            (result, c.output, c.elapsed.as_secs_f64())
-        }
-    };
+    let input = spec.input.as_deref().map(str::as_bytes);
+    let (result, output, secs) =
+        match run_captured(&machine.qemu, &args, machine.exit, timeout, input) {
+            Err(e) => (Err(e), String::new(), 0.0),
+            Ok(c) => {
+                let result = match &c.exit {
+                    None => Err(format!("timed out after {}s", spec.timeout_s)),
+                    Some(exit) => verdict(exit, spec.exit_code, &c.output, &spec.expect),
+                };
+                (result, c.output, c.elapsed.as_secs_f64())
+            }
+        };
     let line = match &result {
         Ok(()) => format!("PASS {id} ({secs:.1} s)"),
         Err(why) => format!("FAIL {id}: {why}"),
@@ -200,8 +203,13 @@ fn run_one(ws: &Workspace, arch: Arch, machine: &Machine, kernel: &Path, case: &
         .join("test-logs")
         .join(arch.name())
         .join(format!("{}.log", case.name));
+    let typed = spec
+        .input
+        .as_ref()
+        .map(|i| format!("# input: {i:?}\n"))
+        .unwrap_or_default();
     let text = format!(
-        "# {cmd}\n{output}{}# {line}\n",
+        "# {cmd}\n{typed}{output}{}# {line}\n",
         if output.is_empty() || output.ends_with('\n') {
             ""
         } else {

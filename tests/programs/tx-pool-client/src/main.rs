@@ -10,8 +10,8 @@ use test_support::Checks;
 
 axolotl_rt::declare_server!(main);
 
-/// The label the supervisor answers an aborted request with.
-const ABORTED: u64 = 0xab0;
+/// The label the supervisor answers an aborted request with: `ipc-schema`'s transport error.
+const ABORTED: u64 = ipc_schema::IpcError::Aborted.code();
 
 fn call(store: Cap<Endpoint>, label: u64, args: &[u64]) -> (u64, u64) {
     set_mrs(args);

@@ -1,0 +1,360 @@
+//! Parsing a command line into a [`Command`], and the message for each way a line can be wrong.
+//!
+//! Words are separated by ASCII whitespace. The value of `kv put` is the rest of the line after
+//! the key (inner spaces kept, the ends trimmed), so `kv put motd hello world` stores
+//! `hello world`. Lengths are checked here against the interfaces' bounds, so that a command
+//! that parses is one the servers can be asked.
+
+use core::fmt;
+use ipc_schema::interfaces::common::{LogLevel, NAME_LEN};
+use ipc_schema::kv::v2::{KEY_LEN, VALUE_LEN};
+
+/// One command the shell understands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Command<'a> {
+    Help,
+    Ps,
+    KvGet { key: &'a str },
+    KvPut { key: &'a str, value: &'a str },
+    KvDel { key: &'a str },
+    KvList,
+    Log { server: &'a str, level: LogLevel },
+    Poweroff,
+}
+
+/// The usage line of each command, as `help` and the error messages show it.
+pub mod usage {
+    pub const HELP: &str = "help";
+    pub const PS: &str = "ps";
+    pub const KV_GET: &str = "kv get <key>";
+    pub const KV_PUT: &str = "kv put <key> <value>";
+    pub const KV_DEL: &str = "kv del <key>";
+    pub const KV_LIST: &str = "kv list";
+    pub const KV: &str = "kv get|put|del|list ...";
+    pub const LOG: &str = "log <server> <level>";
+    pub const POWEROFF: &str = "poweroff";
+}
+
+/// Every command with its usage and what it does, in the order `help` lists them.
+pub const COMMANDS: &[(&str, &str)] = &[
+    (usage::HELP, "this list"),
+    (usage::PS, "the servers, their versions and states"),
+    (usage::KV_GET, "the value stored under <key>"),
+    (
+        usage::KV_PUT,
+        "store <value> (the rest of the line) under <key>",
+    ),
+    (usage::KV_DEL, "remove <key>"),
+    (usage::KV_LIST, "every key"),
+    (
+        usage::LOG,
+        "set a server's log level: off, error, warn, info, debug, trace",
+    ),
+    (usage::POWEROFF, "stop the machine"),
+];
+
+/// Why a line is not a command. `Display` is the message the shell prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ParseError<'a> {
+    /// The first word names no command.
+    UnknownCommand(&'a str),
+    /// Arguments missing or extra: the command's usage line.
+    Usage(&'static str),
+    /// `kv` followed by something other than get, put, del or list.
+    UnknownKvCommand(&'a str),
+    /// `log` with a level that is not one of [`LogLevel::ALL`].
+    UnknownLevel(&'a str),
+    /// An argument longer than the interface allows.
+    TooLong {
+        what: &'static str,
+        len: usize,
+        max: usize,
+    },
+}
+
+impl fmt::Display for ParseError<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ParseError::UnknownCommand(word) => {
+                write!(f, "unknown command '{word}'; try 'help'")
+            }
+            ParseError::Usage(usage) => write!(f, "usage: {usage}"),
+            ParseError::UnknownKvCommand(word) => {
+                write!(f, "unknown kv command '{word}'; use get, put, del or list")
+            }
+            ParseError::UnknownLevel(word) => {
+                write!(f, "unknown log level '{word}'; use ")?;
+                for (i, level) in LogLevel::ALL.iter().enumerate() {
+                    let sep = match i {
+                        0 => "",
+                        i if i == LogLevel::ALL.len() - 1 => " or ",
+                        _ => ", ",
+                    };
+                    write!(f, "{sep}{}", level.name())?;
+                }
+                Ok(())
+            }
+            ParseError::TooLong { what, len, max } => {
+                write!(f, "{what} too long: {len} bytes, at most {max}")
+            }
+        }
+    }
+}
+
+/// Splits off the first word: `(word, rest)`, `rest` starting right after the word. `None` if
+/// `s` holds only whitespace.
+fn first_word(s: &str) -> Option<(&str, &str)> {
+    let s = s.trim_start_matches(|c: char| c.is_ascii_whitespace());
+    if s.is_empty() {
+        return None;
+    }
+    let end = s.find(|c: char| c.is_ascii_whitespace()).unwrap_or(s.len());
+    Some((&s[..end], &s[end..]))
+}
+
+/// Whether `s` holds nothing but whitespace.
+fn is_blank(s: &str) -> bool {
+    s.bytes().all(|b| b.is_ascii_whitespace())
+}
+
+fn bounded<'a>(what: &'static str, s: &'a str, max: usize) -> Result<&'a str, ParseError<'a>> {
+    if s.len() > max {
+        Err(ParseError::TooLong {
+            what,
+            len: s.len(),
+            max,
+        })
+    } else {
+        Ok(s)
+    }
+}
+
+/// Exactly one more word (a key), then nothing.
+fn one_key<'a>(rest: &'a str, usage: &'static str) -> Result<&'a str, ParseError<'a>> {
+    match first_word(rest) {
+        Some((key, rest)) if is_blank(rest) => bounded("key", key, KEY_LEN),
+        _ => Err(ParseError::Usage(usage)),
+    }
+}
+
+/// A command without arguments.
+fn alone<'a>(
+    rest: &str,
+    command: Command<'a>,
+    usage: &'static str,
+) -> Result<Command<'a>, ParseError<'a>> {
+    if is_blank(rest) {
+        Ok(command)
+    } else {
+        Err(ParseError::Usage(usage))
+    }
+}
+
+/// Parses one line. `Ok(None)` for a blank line (the shell just prompts again).
+pub fn parse(line: &str) -> Result<Option<Command<'_>>, ParseError<'_>> {
+    let Some((word, rest)) = first_word(line) else {
+        return Ok(None);
+    };
+    let command = match word {
+        "help" => alone(rest, Command::Help, usage::HELP)?,
+        "ps" => alone(rest, Command::Ps, usage::PS)?,
+        "poweroff" => alone(rest, Command::Poweroff, usage::POWEROFF)?,
+        "kv" => parse_kv(rest)?,
+        "log" => parse_log(rest)?,
+        other => return Err(ParseError::UnknownCommand(other)),
+    };
+    Ok(Some(command))
+}
+
+fn parse_kv(rest: &str) -> Result<Command<'_>, ParseError<'_>> {
+    let Some((sub, rest)) = first_word(rest) else {
+        return Err(ParseError::Usage(usage::KV));
+    };
+    match sub {
+        "get" => one_key(rest, usage::KV_GET).map(|key| Command::KvGet { key }),
+        "del" => one_key(rest, usage::KV_DEL).map(|key| Command::KvDel { key }),
+        "list" => alone(rest, Command::KvList, usage::KV_LIST),
+        "put" => {
+            let Some((key, value)) = first_word(rest) else {
+                return Err(ParseError::Usage(usage::KV_PUT));
+            };
+            let value = value.trim_matches(|c: char| c.is_ascii_whitespace());
+            if value.is_empty() {
+                return Err(ParseError::Usage(usage::KV_PUT));
+            }
+            Ok(Command::KvPut {
+                key: bounded("key", key, KEY_LEN)?,
+                value: bounded("value", value, VALUE_LEN)?,
+            })
+        }
+        other => Err(ParseError::UnknownKvCommand(other)),
+    }
+}
+
+fn parse_log(rest: &str) -> Result<Command<'_>, ParseError<'_>> {
+    let (server, rest) = first_word(rest).ok_or(ParseError::Usage(usage::LOG))?;
+    let (level, rest) = first_word(rest).ok_or(ParseError::Usage(usage::LOG))?;
+    if !is_blank(rest) {
+        return Err(ParseError::Usage(usage::LOG));
+    }
+    let server = bounded("server name", server, NAME_LEN)?;
+    let level = LogLevel::from_name(level).ok_or(ParseError::UnknownLevel(level))?;
+    Ok(Command::Log { server, level })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(line: &str) -> Command<'_> {
+        parse(line).unwrap().unwrap()
+    }
+
+    fn message(line: &str) -> String {
+        parse(line).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn commands_without_arguments() {
+        assert_eq!(ok("help"), Command::Help);
+        assert_eq!(ok("  ps  "), Command::Ps);
+        assert_eq!(ok("poweroff"), Command::Poweroff);
+        assert_eq!(ok("kv list"), Command::KvList);
+        assert_eq!(ok("\tkv \t list\t"), Command::KvList);
+    }
+
+    #[test]
+    fn blank_lines_are_no_command() {
+        assert_eq!(parse(""), Ok(None));
+        assert_eq!(parse("   \t "), Ok(None));
+    }
+
+    #[test]
+    fn kv_commands() {
+        assert_eq!(ok("kv get a"), Command::KvGet { key: "a" });
+        assert_eq!(ok("kv del some-key"), Command::KvDel { key: "some-key" });
+        assert_eq!(
+            ok("kv put a 1"),
+            Command::KvPut {
+                key: "a",
+                value: "1"
+            }
+        );
+        assert_eq!(
+            ok("kv put motd   hello,  world  "),
+            Command::KvPut {
+                key: "motd",
+                value: "hello,  world"
+            }
+        );
+        assert_eq!(
+            ok("kv put clé valeur été"),
+            Command::KvPut {
+                key: "clé",
+                value: "valeur été"
+            }
+        );
+    }
+
+    #[test]
+    fn log_command() {
+        assert_eq!(
+            ok("log kv debug"),
+            Command::Log {
+                server: "kv",
+                level: LogLevel::Debug
+            }
+        );
+        for level in LogLevel::ALL {
+            let line = format!("log console {}", level.name());
+            assert_eq!(
+                parse(&line),
+                Ok(Some(Command::Log {
+                    server: "console",
+                    level
+                }))
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_commands() {
+        assert_eq!(message("foo"), "unknown command 'foo'; try 'help'");
+        assert_eq!(message("  x y z"), "unknown command 'x'; try 'help'");
+        // Commands are case-sensitive, like the rest of the system's names.
+        assert_eq!(message("HELP"), "unknown command 'HELP'; try 'help'");
+        assert_eq!(
+            message("kv frob a"),
+            "unknown kv command 'frob'; use get, put, del or list"
+        );
+    }
+
+    #[test]
+    fn usage_messages() {
+        assert_eq!(message("kv put"), "usage: kv put <key> <value>");
+        assert_eq!(message("kv put a"), "usage: kv put <key> <value>");
+        assert_eq!(message("kv put a   "), "usage: kv put <key> <value>");
+        assert_eq!(message("kv get"), "usage: kv get <key>");
+        assert_eq!(message("kv get a b"), "usage: kv get <key>");
+        assert_eq!(message("kv del"), "usage: kv del <key>");
+        assert_eq!(message("kv del a b"), "usage: kv del <key>");
+        assert_eq!(message("kv list a"), "usage: kv list");
+        assert_eq!(message("kv"), "usage: kv get|put|del|list ...");
+        assert_eq!(message("log"), "usage: log <server> <level>");
+        assert_eq!(message("log kv"), "usage: log <server> <level>");
+        assert_eq!(message("log kv info now"), "usage: log <server> <level>");
+        assert_eq!(message("help me"), "usage: help");
+        assert_eq!(message("ps -a"), "usage: ps");
+        assert_eq!(message("poweroff now"), "usage: poweroff");
+    }
+
+    #[test]
+    fn bad_levels() {
+        assert_eq!(
+            message("log kv loud"),
+            "unknown log level 'loud'; use off, error, warn, info, debug or trace"
+        );
+        assert_eq!(
+            message("log kv INFO"),
+            "unknown log level 'INFO'; use off, error, warn, info, debug or trace"
+        );
+    }
+
+    #[test]
+    fn lengths_are_bounded() {
+        let key = "k".repeat(KEY_LEN);
+        assert_eq!(ok(&format!("kv get {key}")), Command::KvGet { key: &key });
+        assert_eq!(
+            message(&format!("kv get {key}x")),
+            "key too long: 33 bytes, at most 32"
+        );
+        assert_eq!(
+            message(&format!("kv put {key}x 1")),
+            "key too long: 33 bytes, at most 32"
+        );
+        let value = "v".repeat(VALUE_LEN);
+        assert_eq!(
+            ok(&format!("kv put a {value}")),
+            Command::KvPut {
+                key: "a",
+                value: &value
+            }
+        );
+        assert_eq!(
+            message(&format!("kv put a {value}v")),
+            "value too long: 257 bytes, at most 256"
+        );
+        assert_eq!(
+            message(&format!("log {} info", "s".repeat(NAME_LEN + 1))),
+            "server name too long: 25 bytes, at most 24"
+        );
+    }
+
+    #[test]
+    fn every_command_has_a_help_line() {
+        for (usage, what) in COMMANDS {
+            assert!(!usage.is_empty() && !what.is_empty());
+        }
+        assert_eq!(COMMANDS.len(), 8);
+    }
+}
