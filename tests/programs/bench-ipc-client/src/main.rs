@@ -30,6 +30,30 @@ fn measure_store(store: Cap<Endpoint>, label: u64, args: &[u64]) -> Option<u64> 
     Some((time::counter() - start) / STORE_ROUNDS)
 }
 
+/// Instructions per typed `kv::v2` get and put (through the generated client, postcard both ways)
+/// to the store `ep`.
+fn measure_kv(ep: Cap<Endpoint>) -> Option<(u64, u64)> {
+    use ipc_schema::kv::v2;
+    let kv = v2::Client::new(ep);
+    let key = v2::Key::try_from("bench-key").ok()?;
+    let value = v2::Value::from_slice(b"a value of some twenty bytes").ok()?;
+    kv.put(key.clone(), value.clone(), None).ok()?;
+    for _ in 0..WARMUP {
+        kv.get(key.clone()).ok()?;
+    }
+    let start = time::counter();
+    for _ in 0..STORE_ROUNDS {
+        kv.get(key.clone()).ok()?;
+    }
+    let get = (time::counter() - start) / STORE_ROUNDS;
+    let start = time::counter();
+    for _ in 0..STORE_ROUNDS {
+        kv.put(key.clone(), value.clone(), None).ok()?;
+    }
+    let put = (time::counter() - start) / STORE_ROUNDS;
+    Some((get, put))
+}
+
 /// Transaction overhead: the same requests to a transactional and a plain `tx-store`, and the
 /// cost of a request that faults and is rolled back.
 fn measure_transactions(tx: Cap<Endpoint>, plain: Cap<Endpoint>) -> bool {
@@ -109,6 +133,22 @@ fn main(server: &'static ServerInfo) {
     {
         log::error!("bench-ipc-client: a store request failed");
         failed = true;
+    }
+    if let (Some(kv), Some(kv_tx)) = (server.client("kv"), server.client("kv-tx")) {
+        match (measure_kv(kv), measure_kv(kv_tx)) {
+            (Some((get, put)), Some((tx_get, tx_put))) => {
+                axolotl_rt::debug_println!("BENCH kv.get.instructions={get}");
+                axolotl_rt::debug_println!("BENCH kv.put.instructions={put}");
+                axolotl_rt::debug_println!("BENCH tx.kv_get.instructions={tx_get}");
+                axolotl_rt::debug_println!("BENCH tx.kv_get.plain.instructions={get}");
+                axolotl_rt::debug_println!("BENCH tx.kv_put.instructions={tx_put}");
+                axolotl_rt::debug_println!("BENCH tx.kv_put.plain.instructions={put}");
+            }
+            _ => {
+                log::error!("bench-ipc-client: a kv request failed");
+                failed = true;
+            }
+        }
     }
     if let Some(sys) = server.sys_control() {
         sys.poweroff(u64::from(failed));
