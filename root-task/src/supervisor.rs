@@ -32,7 +32,7 @@ use ipc_schema::supervisor::v1::{
     self, LIST_PAGE, ServerPage, ServerState, ServerStatus, SupervisorError,
 };
 use ipc_schema::{CallError, Caller, IpcError, MSG_WORDS, Transport};
-use log::{error, warn};
+use log::{error, info, warn};
 
 /// What the supervisor knows of a server.
 pub struct Supervised {
@@ -52,6 +52,8 @@ pub struct Supervised {
     pub faults: u64,
     /// The supervisor suspended it for good after a fault.
     pub stopped: bool,
+    /// The request it is handling was already re-delivered once after an abort.
+    pub redelivered: bool,
 }
 
 impl Supervised {
@@ -72,6 +74,7 @@ impl Supervised {
             aborts: 0,
             faults: 0,
             stopped: false,
+            redelivered: false,
         }
     }
 
@@ -231,12 +234,24 @@ fn handle_fault(server: &mut Supervised, message: MessageInfo) {
     {
         if status.commits > server.commits_seen {
             server.consecutive_aborts = 0;
+            server.redelivered = false;
         }
-        match tx.abort(false, IpcError::Aborted.code()) {
+        // An idempotent request is delivered again once (its caller never notices); a request
+        // that is not idempotent, or faults again after its re-delivery, is answered Aborted.
+        let op = ipc_schema::interfaces::find_op(status.request_label);
+        let redeliver = op.is_some_and(|(_, op)| op.idempotent) && !server.redelivered;
+        match tx.abort(redeliver, IpcError::Aborted.code()) {
             Ok(pages) => {
                 server.consecutive_aborts += 1;
                 server.aborts += 1;
                 server.commits_seen = status.commits;
+                server.redelivered = redeliver;
+                let op_name = op.map_or("?", |(_, op)| op.name);
+                let outcome = if redeliver {
+                    "re-delivered"
+                } else {
+                    "answered Aborted"
+                };
                 let place = if kind == Some(FaultKind::Timeout) {
                     "after"
                 } else {
@@ -247,6 +262,7 @@ fn handle_fault(server: &mut Supervised, message: MessageInfo) {
                      {:#x}) aborted and rolled back ({pages} pages restored, {} aborts in a row)",
                     status.request_label, server.consecutive_aborts
                 );
+                info!("'{name}': the aborted request ({op_name}) was {outcome}");
                 if server.consecutive_aborts >= u32::from(server.restart_after) {
                     warn!(
                         "'{name}' aborted {} requests in a row (restart_after = {})",
