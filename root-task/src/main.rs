@@ -143,7 +143,39 @@ fn main(bootinfo: &'static BootInfo) -> ! {
         .collect();
     // The supervisor forwards log-level changes to the console server, if the image has one.
     let console = endpoints.get("console").map(console::v1::Client::new);
-    supervisor::run(supervisor_endpoint, &mut supervised, console)
+    let mut tcbs = tcbs;
+    let counter_frequency = bootinfo.counter_frequency;
+    let mut restart = |index: usize| -> Option<(Cap<Tcb>, Option<Cap<axolotl_rt::TxRegion>>)> {
+        let desc = image.servers.get(index)?;
+        let mut server = system::build_server(
+            &mut b,
+            index,
+            desc,
+            &archive,
+            machine,
+            supervisor_endpoint,
+            &endpoints,
+        )
+        .inspect_err(|e| error!("restart of '{}': {e}", desc.name))
+        .ok()?;
+        if let Some(t) = tcbs.get_mut(index) {
+            *t = Some(server.tcb);
+        }
+        system::grant(
+            &mut b,
+            index,
+            &image,
+            &mut server,
+            &tcbs,
+            &endpoints,
+            counter_frequency,
+        )
+        .inspect_err(|e| error!("restart of '{}': {e}", desc.name))
+        .ok()?;
+        server.tcb.resume().ok()?;
+        Some((server.tcb, server.tx))
+    };
+    supervisor::run(supervisor_endpoint, &mut supervised, console, &mut restart)
 }
 
 /// Gives up: nothing more can run. Logs why and powers off with status 1.

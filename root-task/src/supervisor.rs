@@ -54,6 +54,8 @@ pub struct Supervised {
     pub stopped: bool,
     /// The request it is handling was already re-delivered once after an abort.
     pub redelivered: bool,
+    /// Times it was restarted from its image; its generation is this count.
+    pub restarts: u64,
 }
 
 impl Supervised {
@@ -75,6 +77,7 @@ impl Supervised {
             faults: 0,
             stopped: false,
             redelivered: false,
+            restarts: 0,
         }
     }
 
@@ -88,8 +91,8 @@ impl Supervised {
         }
     }
 
-    /// The server as `supervisor::v1` reports it. There are no upgrades and no restarts yet:
-    /// every server runs version 1 of its program, generation 0.
+    /// The server as `supervisor::v1` reports it. There are no upgrades yet: every server runs
+    /// version 1 of its program; each restart from the image is a new generation.
     pub fn status(&self) -> ServerStatus {
         let count = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
         ServerStatus {
@@ -98,8 +101,8 @@ impl Supervised {
             state: self.state(),
             faults: count(self.faults),
             aborts: count(self.aborts),
-            restarts: 0,
-            generation: 0,
+            restarts: count(self.restarts),
+            generation: count(self.restarts),
         }
     }
 }
@@ -170,10 +173,15 @@ impl<C: Transport> v1::Server for Supervisor<'_, C> {
 }
 
 /// Serves the supervisor endpoint for ever: faults and `supervisor::v1` requests.
+/// Rebuilds server `index` from its image (a fresh address space, memory and thread on the same
+/// endpoints) and starts it; returns its thread and transactional region.
+pub type Restart<'a> = &'a mut dyn FnMut(usize) -> Option<(Cap<Tcb>, Option<Cap<TxRegion>>)>;
+
 pub fn run<C: Transport>(
     endpoint: Cap<Endpoint>,
     servers: &mut [Supervised],
     console: Option<console::Client<C>>,
+    restart: Restart,
 ) -> ! {
     let mut supervisor = Supervisor { servers, console };
     let mut request = [0u64; MSG_WORDS];
@@ -188,7 +196,11 @@ pub fn run<C: Transport>(
                 .ok()
                 .and_then(|i| supervisor.servers.get_mut(i));
             match server {
-                Some(server) => handle_fault(server, message),
+                Some(server) => {
+                    if handle_fault(server, message) {
+                        restart_server(server, (badge - FAULT_BADGE_BASE) as usize, restart);
+                    }
+                }
                 None => {
                     warn!(
                         "supervisor: fault message with label {} and unknown badge {badge:#x}; \
@@ -222,7 +234,36 @@ pub fn run<C: Transport>(
     }
 }
 
-fn handle_fault(server: &mut Supervised, message: MessageInfo) {
+/// Replaces a server that keeps aborting with a fresh one built from its image. Its state is lost;
+/// callers keep their capabilities (the endpoints are the root task's) and reach the new server.
+fn restart_server(server: &mut Supervised, index: usize, restart: Restart) {
+    let name = server.name.clone();
+    if let Some(old) = server.tcb {
+        let _ = old.suspend();
+    }
+    match restart(index) {
+        Some((tcb, tx)) => {
+            server.tcb = Some(tcb);
+            server.tx = tx;
+            server.restarts += 1;
+            server.consecutive_aborts = 0;
+            server.commits_seen = 0;
+            server.redelivered = false;
+            server.stopped = false;
+            warn!(
+                "'{name}' restarted from its image (generation {}); its state is lost",
+                server.restarts
+            );
+        }
+        None => {
+            server.stopped = true;
+            error!("'{name}' could not be restarted; it stays stopped");
+        }
+    }
+}
+
+/// Handles a fault; returns whether the server should be restarted from its image.
+fn handle_fault(server: &mut Supervised, message: MessageInfo) -> bool {
     let (pc, address, syndrome, flags) = (get_mr(0), get_mr(1), get_mr(2), get_mr(3));
     server.faults += 1;
     let name = server.name.as_str();
@@ -268,8 +309,9 @@ fn handle_fault(server: &mut Supervised, message: MessageInfo) {
                         "'{name}' aborted {} requests in a row (restart_after = {})",
                         server.consecutive_aborts, server.restart_after
                     );
+                    return true;
                 }
-                return;
+                return false;
             }
             Err(e) => error!("supervisor: cannot abort the transaction of '{name}': {e}"),
         }
@@ -310,6 +352,7 @@ fn handle_fault(server: &mut Supervised, message: MessageInfo) {
         }
         None => error!("supervisor: fault from '{name}', which was never built"),
     }
+    false
 }
 
 #[cfg(test)]

@@ -36,15 +36,13 @@ fn main(server: &'static ServerInfo) {
     c.finish(server);
 }
 
-/// (name, state, faults, aborts) of every server of the first page, and the next cursor.
-fn table(
-    supervisor: &Client<Cap<Endpoint>>,
-    cursor: u16,
-) -> Option<(
-    [(&'static str, ServerState, u32, u32); 3],
-    usize,
-    Option<u16>,
-)> {
+/// One server of a `list` page: name ("?" if not one of this image's), state, faults, aborts.
+type Row = (&'static str, ServerState, u32, u32);
+
+/// The first three rows of a `list` page, how many servers it held, and the next cursor.
+type Table = ([Row; 3], usize, Option<u16>);
+
+fn table(supervisor: &Client<Cap<Endpoint>>, cursor: u16) -> Option<Table> {
     let page = supervisor.list(cursor).ok()?;
     let mut rows = [("?", ServerState::Starting, 0, 0); 3];
     for (row, s) in rows.iter_mut().zip(&page.servers) {
