@@ -299,11 +299,11 @@ fn handle_fault(server: &mut Supervised, message: MessageInfo) -> bool {
                     "at"
                 };
                 warn!(
-                    "fault in '{name}': {what} {place} {address:#x} pc {pc:#x}; request (label \
-                     {:#x}) aborted and rolled back ({pages} pages restored, {} aborts in a row)",
+                    "fault in '{name}': {what} {place} {address:#x} pc {pc:#x}; request \
+                     {op_name} (label {:#x}) aborted and rolled back ({pages} pages restored, {} \
+                     aborts in a row), {outcome}",
                     status.request_label, server.consecutive_aborts
                 );
-                info!("'{name}': the aborted request ({op_name}) was {outcome}");
                 if server.consecutive_aborts >= u32::from(server.restart_after) {
                     warn!(
                         "'{name}' aborted {} requests in a row (restart_after = {})",

@@ -54,6 +54,27 @@ fn measure_kv(ep: Cap<Endpoint>) -> Option<(u64, u64)> {
     Some((get, put))
 }
 
+/// Fault to next request served when the supervisor restarts the server from its image
+/// (`restart_after = 1`): a request that always faults (op 7, not idempotent), then a good one.
+fn measure_restart(ep: Cap<Endpoint>) -> Option<u64> {
+    use ipc_schema::{console, label};
+    let good = label(console::v1::INTERFACE, 1, 0);
+    let doomed = label(console::v1::INTERFACE, 1, 7);
+    // The first good request faults once (and restarts the server); after that it succeeds.
+    ep.call(MessageInfo::new(good, 0, 0)).ok()?;
+    ep.call(MessageInfo::new(good, 0, 0)).ok()?;
+    const ROUNDS: u64 = 3;
+    let start = time::counter();
+    for _ in 0..ROUNDS {
+        ep.call(MessageInfo::new(doomed, 0, 0)).ok()?;
+        let (reply, _) = ep.call(MessageInfo::new(good, 0, 0)).ok()?;
+        if reply.label() != 0 {
+            return None;
+        }
+    }
+    Some((time::counter() - start) / ROUNDS)
+}
+
 /// Transaction overhead: the same requests to a transactional and a plain `tx-store`, and the
 /// cost of a request that faults and is rolled back.
 fn measure_transactions(tx: Cap<Endpoint>, plain: Cap<Endpoint>) -> bool {
@@ -146,6 +167,15 @@ fn main(server: &'static ServerInfo) {
             }
             _ => {
                 log::error!("bench-ipc-client: a kv request failed");
+                failed = true;
+            }
+        }
+    }
+    if let Some(ep) = server.client("restarter") {
+        match measure_restart(ep) {
+            Some(n) => axolotl_rt::debug_println!("BENCH recovery.restart.instructions={n}"),
+            None => {
+                log::error!("bench-ipc-client: a restart request failed");
                 failed = true;
             }
         }

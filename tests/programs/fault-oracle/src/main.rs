@@ -1,5 +1,5 @@
 //! Tells `redeliver-server` whether to fault: "yes" the first time it asks about a label, "no"
-//! after; "yes" always for labels whose op number is 2 (a request that can never succeed). Calls to another server are not undone by an abort, so this is how a test makes a
+//! after; "yes" always for labels whose op number is 2 or more (requests that can never succeed). Calls to another server are not undone by an abort, so this is how a test makes a
 //! transient fault: one that a re-delivered request does not meet again.
 #![no_std]
 #![no_main]
@@ -21,7 +21,7 @@ fn main(server: &'static ServerInfo) {
     let mut request = ep.recv();
     while let Ok(_) = request {
         let label = get_mr(0);
-        let first = !seen.contains(&label) || label & 0xffff == 2;
+        let first = !seen.contains(&label) || label & 0xffff >= 2;
         if first && let Some(free) = seen.iter_mut().find(|s| **s == u64::MAX) {
             *free = label;
         }
