@@ -425,7 +425,6 @@ pub fn boot(boot_arg: u64) -> ! {
     for r in platform.devices {
         add_region(*r, true, bi);
     }
-    drop(add_region);
     bi.untyped = bootinfo::SlotRange {
         start: untyped_start,
         end: untyped_start + count as u64,

@@ -73,7 +73,7 @@ fn index(vaddr: u64, level: usize) -> usize {
 }
 
 pub fn check_user_vaddr(vaddr: u64) -> Result<(), Error> {
-    if vaddr % PAGE_SIZE as u64 != 0 {
+    if !vaddr.is_multiple_of(PAGE_SIZE as u64) {
         return Err(Error::AlignmentError);
     }
     if vaddr >= USER_VADDR_LIMIT {

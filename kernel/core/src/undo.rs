@@ -135,7 +135,7 @@ impl<const N: usize> Ranges<N> {
     /// Adds `[start, end)`: page aligned, non-empty, below `limit`, disjoint from the others.
     pub fn add(&mut self, start: u64, end: u64, limit: u64) -> Result<(), RangeError> {
         const PAGE: u64 = 4096;
-        if start % PAGE != 0 || end % PAGE != 0 || start >= end {
+        if !start.is_multiple_of(PAGE) || !end.is_multiple_of(PAGE) || start >= end {
             return Err(RangeError::Misaligned);
         }
         if end > limit {

@@ -7,6 +7,7 @@ use core::arch::global_asm;
 
 /// MAIR_EL1: attr0 normal write-back, attr1 Device-nGnRnE, attr2 Device-nGnRE, attr3 normal
 /// non-cacheable.
+#[allow(clippy::identity_op)] // attribute 1 is 0x00 (Device-nGnRnE); spelled out for the table
 pub const MAIR: u64 = 0xFF | (0x00 << 8) | (0x04 << 16) | (0x44 << 24);
 pub const ATTR_NORMAL: u64 = 0;
 pub const ATTR_DEVICE: u64 = 2;

@@ -317,7 +317,7 @@ impl Architecture for X86_64 {
             }
             6 | 7 => fault(FaultKind::UndefinedInstruction, ctx.pc, 0),
             0 | 16 | 19 => fault(FaultKind::Arithmetic, ctx.pc, 0),
-            13 | 10 | 11 | 12 => fault(FaultKind::Protection, 0, 0),
+            10..=13 => fault(FaultKind::Protection, 0, 0),
             17 => fault(FaultKind::Alignment, 0, 0),
             1 | 3 => fault(FaultKind::Breakpoint, ctx.pc, 0),
             _ => fault(FaultKind::Other, 0, 0),

@@ -36,7 +36,7 @@ pub struct UserContext {
     pub ss: u64,
 }
 
-const _: () = assert!(core::mem::size_of::<UserContext>() % 16 == 0);
+const _: () = assert!(core::mem::size_of::<UserContext>().is_multiple_of(16));
 
 pub const USER_CS: u64 = 0x23;
 pub const USER_SS: u64 = 0x1b;
