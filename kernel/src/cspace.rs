@@ -166,12 +166,7 @@ pub fn move_cap(src: SlotPtr, dest: SlotPtr) {
     slot_mut(dest).cdt = CdtLinks::EMPTY;
     cdt::replace(&mut Slots, src, dest);
     slot_mut(src).cap = Cap::Null;
-    fix_back_pointers(dest);
 }
-
-/// After a move, objects that point at the capability's slot must follow it (none today: the
-/// kernel keeps no pointers to slots outside the CDT). Kept as the one place to add them.
-fn fix_back_pointers(_slot: SlotPtr) {}
 
 /// Whether the capability in `slot` is the last one to its object.
 pub fn is_final(slot: SlotPtr) -> bool {

@@ -207,15 +207,20 @@ fn commit_region(r: TxPtr) {
     }
 }
 
+/// Write-protects a logged page again.
+fn reprotect(asid: u16, e: &UndoEntry) {
+    // SAFETY: `e.pte` is the leaf entry of a page of this region's address space, recorded in
+    // this transaction; page tables of a live VSpace stay in place while it is mapped.
+    unsafe {
+        let pte = e.pte as *mut u64;
+        *pte = Cpu::pte_with_write(*pte, false);
+    }
+    Cpu::flush_page(asid, e.vaddr);
+}
+
 fn commit(reg: &mut TxRegion) {
     for e in reg.log.entries() {
-        // SAFETY: `e.pte` is the leaf entry of a page of this region's address space, recorded
-        // in this transaction; page tables of a live VSpace stay in place while it is mapped.
-        unsafe {
-            let pte = e.pte as *mut u64;
-            *pte = Cpu::pte_with_write(*pte, false);
-        }
-        Cpu::flush_page(reg.asid, e.vaddr);
+        reprotect(reg.asid, e);
     }
     if reg.active {
         reg.commits += 1;
@@ -329,12 +334,7 @@ pub fn abort(r: TxPtr, flags: u64, reply_label: u64) -> Result<u64, Error> {
                 )
             };
         }
-        // SAFETY: as in `commit`.
-        unsafe {
-            let pte = e.pte as *mut u64;
-            *pte = Cpu::pte_with_write(*pte, false);
-        }
-        Cpu::flush_page(reg.asid, e.vaddr);
+        reprotect(reg.asid, e);
     }
     reg.log.clear();
     reg.active = false;
