@@ -3,7 +3,7 @@
 //! a peer which answers every op with something valid.
 
 use crate::interfaces::common::{LogLevel, Name, Ticks};
-use crate::interfaces::{console, kv, name, supervisor, timer};
+use crate::interfaces::{console, inject, kv, name, supervisor, timer};
 use crate::server::Caller;
 use crate::transport::{CapSlot, CapTransfer, ReplyInfo, Transport};
 use crate::wire::{Label, MSG_WORDS};
@@ -44,6 +44,7 @@ pub fn dispatch_all(
         Some(supervisor::v1::INTERFACE) => {
             supervisor::v1::dispatch(stub, caller, label, request, reply)
         }
+        Some(inject::v1::INTERFACE) => inject::v1::dispatch(stub, caller, label, request, reply),
         _ => IpcError::UnknownInterface.reply(),
     }
 }
@@ -57,6 +58,7 @@ pub const DISPATCHES: &[(&str, crate::DispatchFn<Stub>)] = &[
     ("kv v2", kv::v2::dispatch::<Stub>),
     ("kv all", kv::dispatch::<Stub>),
     ("supervisor v1", supervisor::v1::dispatch::<Stub>),
+    ("inject v1", inject::v1::dispatch::<Stub>),
     ("all", dispatch_all),
 ];
 
@@ -268,6 +270,27 @@ impl supervisor::v1::Server for Stub {
     }
 }
 
+impl inject::v1::Server for Stub {
+    fn arm(
+        &mut self,
+        _: &mut Caller,
+        _: Name,
+        _: inject::v1::FaultKind,
+    ) -> Result<(), inject::v1::InjectError> {
+        self.hit();
+        Ok(())
+    }
+
+    fn armed(
+        &mut self,
+        _: &mut Caller,
+        _: Name,
+    ) -> Result<Option<inject::v1::FaultKind>, inject::v1::InjectError> {
+        self.hit();
+        Err(inject::v1::InjectError::NoSuchServer)
+    }
+}
+
 /// A transport that only records: the request is handed to a callback and the call fails with
 /// [`IpcError::ServerUnavailable`].
 struct Recorder<'f> {
@@ -366,5 +389,13 @@ pub fn sample_requests(sink: &mut dyn FnMut(u64, &[u64])) {
     let _ = c.list(u16::MAX);
     let _ = c.status(short.clone());
     let _ = c.status(long.clone());
-    let _ = c.set_log_level(long, LogLevel::Debug);
+    let _ = c.set_log_level(long.clone(), LogLevel::Debug);
+
+    let c = inject::v1::Client::new(&recorder);
+    for kind in inject::v1::FaultKind::ALL {
+        let _ = c.arm(short.clone(), kind);
+    }
+    let _ = c.arm(long.clone(), inject::v1::FaultKind::Stack);
+    let _ = c.armed(short);
+    let _ = c.armed(long);
 }

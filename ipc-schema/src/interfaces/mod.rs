@@ -7,11 +7,13 @@
 //! | 3 | [`timer`] | v1 | the timer server |
 //! | 4 | [`kv`] | v1, v2 | the key-value store (a v2 server serves v1 through an adapter) |
 //! | 5 | [`supervisor`] | v1 | the root task's supervisor |
+//! | 6 | [`inject`] | v1 | the root task's supervisor (deliberate faults) |
 //!
 //! The shell is a client only. Ids are assigned here, once, and never reused.
 
 pub mod common;
 pub mod console;
+pub mod inject;
 pub mod kv;
 pub mod name;
 pub mod supervisor;
@@ -26,6 +28,7 @@ pub mod ids {
     pub const TIMER: u16 = 3;
     pub const KV: u16 = 4;
     pub const SUPERVISOR: u16 = 5;
+    pub const INJECT: u16 = 6;
 }
 
 /// Every interface version defined here.
@@ -36,6 +39,7 @@ pub const ALL: &[InterfaceInfo] = &[
     kv::v1::INFO,
     kv::v2::INFO,
     supervisor::v1::INFO,
+    inject::v1::INFO,
 ];
 
 /// The interface version and op a request label addresses (for the supervisor: is the request
