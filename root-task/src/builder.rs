@@ -18,6 +18,10 @@ use axolotl_rt::{CNode, CPtr, Cap, CapType, Frame, PageTable, VSpace, root};
 
 /// Where the root task maps a frame to fill it (one page, in its own VSpace).
 pub const SCRATCH_VADDR: u64 = 0x4000_0000;
+/// Where the root task keeps a writable mapping of each server's info page, so that the
+/// supervisor can change its control words (`axolotl_rt::server_info::SERVER_CONTROL_OFFSET`):
+/// server `i`'s page is at `CONTROL_VADDR + i * PAGE_SIZE`.
+pub const CONTROL_VADDR: u64 = 0x4100_0000;
 /// The most page tables one mapping may need (the levels below the VSpace root).
 const MAX_TABLE_LEVELS: usize = 3;
 

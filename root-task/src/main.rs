@@ -20,6 +20,7 @@ mod builder;
 mod elf;
 mod error;
 mod platform;
+mod policy;
 mod slots;
 mod supervisor;
 mod system;
@@ -27,12 +28,12 @@ mod untyped;
 
 use axolotl_abi::archive::{Archive, EntryKind};
 use axolotl_image::MAX_SERVERS;
-use axolotl_rt::{BootInfo, Cap, Tcb, root};
+use axolotl_rt::{BootInfo, Cap, Frame, Tcb, root};
 use builder::Builder;
 use core::fmt;
 use ipc_schema::console;
 use log::{error, info};
-use supervisor::Supervised;
+use supervisor::{Rebuilt, Supervised};
 use system::BuiltServer;
 
 axolotl_rt::declare_root_task!(main);
@@ -132,21 +133,42 @@ fn main(bootinfo: &'static BootInfo) -> ! {
         .servers
         .iter()
         .zip(&servers)
-        .map(|(desc, server)| {
-            Supervised::new(
+        .enumerate()
+        .map(|(index, (desc, server))| {
+            let mut s = Supervised::new(
                 desc.name.clone(),
                 server.as_ref().map(|s| s.tcb),
                 server.as_ref().and_then(|s| s.tx),
                 desc.restart_after,
-            )
+            );
+            s.control = server
+                .as_ref()
+                .and_then(|s| s.control)
+                .map(|_| system::control_page(index));
+            s.endpoints = desc
+                .endpoints
+                .iter()
+                .filter_map(|e| endpoints.get(e))
+                .take(axolotl_rt::server_info::MAX_ENDPOINTS)
+                .collect();
+            s
         })
+        .collect();
+    let mut controls: heapless::Vec<Option<Cap<Frame>>, MAX_SERVERS> = servers
+        .iter()
+        .map(|s| s.as_ref().and_then(|s| s.control))
         .collect();
     // The supervisor forwards log-level changes to the console server, if the image has one.
     let console = endpoints.get("console").map(console::v1::Client::new);
     let mut tcbs = tcbs;
     let counter_frequency = bootinfo.counter_frequency;
-    let mut restart = |index: usize| -> Option<(Cap<Tcb>, Option<Cap<axolotl_rt::TxRegion>>)> {
+    let mut restart = |index: usize| -> Option<Rebuilt> {
         let desc = image.servers.get(index)?;
+        // The old generation's control mapping makes room for the new one's.
+        if let Some(old) = controls.get_mut(index).and_then(Option::take) {
+            let _ = old.unmap();
+            let _ = b.delete(old);
+        }
         let mut server = system::build_server(
             &mut b,
             index,
@@ -173,7 +195,14 @@ fn main(bootinfo: &'static BootInfo) -> ! {
         .inspect_err(|e| error!("restart of '{}': {e}", desc.name))
         .ok()?;
         server.tcb.resume().ok()?;
-        Some((server.tcb, server.tx))
+        if let Some(c) = controls.get_mut(index) {
+            *c = server.control;
+        }
+        Some(Rebuilt {
+            tcb: server.tcb,
+            tx: server.tx,
+            control: server.control.map(|_| system::control_page(index)),
+        })
     };
     supervisor::run(supervisor_endpoint, &mut supervised, console, &mut restart)
 }

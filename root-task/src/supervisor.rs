@@ -18,15 +18,18 @@
 //! nothing, so a fault of the console in that moment would wait for a supervisor waiting for the
 //! console. Only `set_log_level` calls out, and the console's handler of it only updates a table.
 
+use crate::policy::{Action, Recovery, TxView};
 use crate::system::FAULT_BADGE_BASE;
 use axolotl_abi::fault::{
     FAULT_FLAG_INSTRUCTION, FAULT_FLAG_USER_MAPPING_PRESENT, FAULT_FLAG_WRITE,
 };
 use axolotl_abi::{Error, FaultKind, MessageInfo};
 use axolotl_image::Name;
+use axolotl_rt::server_info::{CONTROL_INJECT, MAX_ENDPOINTS, SERVER_CONTROL_OFFSET};
 use axolotl_rt::{Cap, Endpoint, Tcb, TxRegion, get_mr, reply, set_mr};
 use ipc_schema::console::v1 as console;
 use ipc_schema::console::v1::ConsoleError;
+use ipc_schema::inject::v1::{self as inject, FaultKind as InjectKind, InjectError};
 use ipc_schema::interfaces::common::LogLevel;
 use ipc_schema::supervisor::v1::{
     self, LIST_PAGE, ServerPage, ServerState, ServerStatus, SupervisorError,
@@ -41,21 +44,20 @@ pub struct Supervised {
     pub tcb: Option<Cap<Tcb>>,
     /// Its transactional region, if it is transactional.
     pub tx: Option<Cap<TxRegion>>,
-    /// Restart policy: consecutive aborts tolerated.
-    pub restart_after: u8,
-    /// Aborts since the server last committed a request.
-    pub consecutive_aborts: u32,
-    /// Commits counted when it last aborted.
-    pub commits_seen: u64,
-    pub aborts: u64,
+    /// The endpoints it receives on (the root task's capabilities).
+    pub endpoints: heapless::Vec<Cap<Endpoint>, MAX_ENDPOINTS>,
+    /// The root task's writable mapping of its info page (its control words), if it has one.
+    pub control: Option<u64>,
+    /// The recovery policy's state.
+    pub recovery: Recovery,
     /// Faults taken, all kinds.
     pub faults: u64,
     /// The supervisor suspended it for good after a fault.
     pub stopped: bool,
-    /// The request it is handling was already re-delivered once after an abort.
-    pub redelivered: bool,
     /// Times it was restarted from its image; its generation is this count.
     pub restarts: u64,
+    /// The fault armed in its control words (`inject::v1`) and not reported yet.
+    pub armed: Option<InjectKind>,
 }
 
 impl Supervised {
@@ -70,15 +72,28 @@ impl Supervised {
             name,
             tcb,
             tx,
-            restart_after,
-            consecutive_aborts: 0,
-            commits_seen: 0,
-            aborts: 0,
+            endpoints: heapless::Vec::new(),
+            control: None,
+            recovery: Recovery::new(restart_after),
             faults: 0,
             stopped: false,
-            redelivered: false,
             restarts: 0,
+            armed: None,
         }
+    }
+
+    /// Sets its control word `word` (through the root task's mapping of its info page).
+    fn set_control(&self, word: usize, value: u64) -> bool {
+        let Some(page) = self.control else {
+            return false;
+        };
+        let address = page + (SERVER_CONTROL_OFFSET + word * 8) as u64;
+        // SAFETY: `page` is the root task's read/write mapping of this server's info page
+        // (`system::grant`, kept until the server is rebuilt, when `control` is replaced); the
+        // control words are aligned u64s inside it, outside the ServerInfo the root task wrote,
+        // and nothing in the root task holds a reference to them.
+        unsafe { core::ptr::write_volatile(address as usize as *mut u64, value) };
+        true
     }
 
     /// `Running` once started and until the supervisor gives up on it; `Stopped` if it was never
@@ -100,7 +115,7 @@ impl Supervised {
             version: 1,
             state: self.state(),
             faults: count(self.faults),
-            aborts: count(self.aborts),
+            aborts: count(self.recovery.aborts),
             restarts: count(self.restarts),
             generation: count(self.restarts),
         }
@@ -172,11 +187,53 @@ impl<C: Transport> v1::Server for Supervisor<'_, C> {
     }
 }
 
-/// Serves the supervisor endpoint for ever: faults and `supervisor::v1` requests.
-/// Rebuilds server `index` from its image (a fresh address space, memory and thread on the same
-/// endpoints) and starts it; returns its thread and transactional region.
-pub type Restart<'a> = &'a mut dyn FnMut(usize) -> Option<(Cap<Tcb>, Option<Cap<TxRegion>>)>;
+impl<C: Transport> inject::Server for Supervisor<'_, C> {
+    /// Arms `kind` in the server's control words; its request loop fires it at its next
+    /// request, and the fault comes back here like any other.
+    fn arm(&mut self, _: &mut Caller, name: Name, kind: InjectKind) -> Result<(), InjectError> {
+        let server = self
+            .servers
+            .iter_mut()
+            .find(|s| s.name == name)
+            .ok_or(InjectError::NoSuchServer)?;
+        if server.state() != ServerState::Running {
+            return Err(InjectError::NotRunning);
+        }
+        if server.armed.is_some() {
+            return Err(InjectError::AlreadyArmed);
+        }
+        if !server.set_control(CONTROL_INJECT, kind.code()) {
+            return Err(InjectError::NotRunning);
+        }
+        server.armed = Some(kind);
+        info!(
+            "'{name}': fault '{}' armed for its next request",
+            kind.name()
+        );
+        Ok(())
+    }
 
+    fn armed(&mut self, _: &mut Caller, name: Name) -> Result<Option<InjectKind>, InjectError> {
+        self.servers
+            .iter()
+            .find(|s| s.name == name)
+            .map(|s| s.armed)
+            .ok_or(InjectError::NoSuchServer)
+    }
+}
+
+/// Rebuilds server `index` from its image (a fresh address space, memory and thread on the same
+/// endpoints) and starts it; returns its thread, transactional region and control page.
+pub type Restart<'a> = &'a mut dyn FnMut(usize) -> Option<Rebuilt>;
+
+/// A server rebuilt by [`Restart`].
+pub struct Rebuilt {
+    pub tcb: Cap<Tcb>,
+    pub tx: Option<Cap<TxRegion>>,
+    pub control: Option<u64>,
+}
+
+/// Serves the supervisor endpoint for ever: faults, `supervisor::v1` and `inject::v1` requests.
 pub fn run<C: Transport>(
     endpoint: Cap<Endpoint>,
     servers: &mut [Supervised],
@@ -192,13 +249,11 @@ pub fn run<C: Transport>(
             Err(e) => crate::stop(format_args!("supervisor: receive failed: {e}")),
         };
         if badge >= FAULT_BADGE_BASE {
-            let server = usize::try_from(badge - FAULT_BADGE_BASE)
-                .ok()
-                .and_then(|i| supervisor.servers.get_mut(i));
-            match server {
+            let index = usize::try_from(badge - FAULT_BADGE_BASE).unwrap_or(usize::MAX);
+            match supervisor.servers.get_mut(index) {
                 Some(server) => {
                     if handle_fault(server, message) {
-                        restart_server(server, (badge - FAULT_BADGE_BASE) as usize, restart);
+                        restart_server(server, index, restart);
                     }
                 }
                 None => {
@@ -217,13 +272,24 @@ pub fn run<C: Transport>(
             *word = get_mr(i);
         }
         let mut caller = Caller::new(badge, None);
-        let (label, reply_words) = v1::dispatch(
-            &mut supervisor,
-            &mut caller,
-            message.label(),
-            &request[..words],
-            &mut answer,
-        );
+        let interface = ipc_schema::Label::from_u64(message.label()).map(|l| l.interface);
+        let (label, reply_words) = if interface == Some(inject::INTERFACE) {
+            inject::dispatch(
+                &mut supervisor,
+                &mut caller,
+                message.label(),
+                &request[..words],
+                &mut answer,
+            )
+        } else {
+            v1::dispatch(
+                &mut supervisor,
+                &mut caller,
+                message.label(),
+                &request[..words],
+                &mut answer,
+            )
+        };
         let reply_words = reply_words.min(MSG_WORDS);
         for (i, &word) in answer[..reply_words].iter().enumerate() {
             set_mr(i, word);
@@ -234,29 +300,43 @@ pub fn run<C: Transport>(
     }
 }
 
-/// Replaces a server that keeps aborting with a fresh one built from its image. Its state is lost;
-/// callers keep their capabilities (the endpoints are the root task's) and reach the new server.
+/// Replaces a server that keeps aborting with a fresh one built from its image: a new
+/// generation. Its state is lost; callers keep their capabilities (the endpoints are the root
+/// task's) and reach the new server. Requests still queued for the old generation are answered
+/// `Restarted` first, so that no caller mistakes the new server for the one it was talking to.
 fn restart_server(server: &mut Supervised, index: usize, restart: Restart) {
     let name = server.name.clone();
     if let Some(old) = server.tcb {
         let _ = old.suspend();
     }
+    let mut refused = 0u32;
+    for endpoint in &server.endpoints {
+        // Nobody receives on them now: take each queued request and answer it.
+        while endpoint.nb_recv().is_ok() {
+            if reply(MessageInfo::new(IpcError::Restarted.code(), 0, 0)).is_ok() {
+                refused += 1;
+            }
+        }
+    }
+    server.set_control(CONTROL_INJECT, 0);
+    server.armed = None;
     match restart(index) {
-        Some((tcb, tx)) => {
-            server.tcb = Some(tcb);
-            server.tx = tx;
+        Some(rebuilt) => {
+            server.tcb = Some(rebuilt.tcb);
+            server.tx = rebuilt.tx;
+            server.control = rebuilt.control;
             server.restarts += 1;
-            server.consecutive_aborts = 0;
-            server.commits_seen = 0;
-            server.redelivered = false;
+            server.recovery.restarted();
             server.stopped = false;
             warn!(
-                "'{name}' restarted from its image (generation {}); its state is lost",
+                "'{name}' restarted from its image (generation {}); its state is lost; {refused} \
+                 queued requests answered Restarted",
                 server.restarts
             );
         }
         None => {
             server.stopped = true;
+            server.control = None;
             error!("'{name}' could not be restarted; it stays stopped");
         }
     }
@@ -266,54 +346,64 @@ fn restart_server(server: &mut Supervised, index: usize, restart: Restart) {
 fn handle_fault(server: &mut Supervised, message: MessageInfo) -> bool {
     let (pc, address, syndrome, flags) = (get_mr(0), get_mr(1), get_mr(2), get_mr(3));
     server.faults += 1;
+    // An injected fault fires once: disarm it before the request is re-delivered.
+    let injected = server.armed.take();
+    if injected.is_some() {
+        server.set_control(CONTROL_INJECT, 0);
+    }
     let name = server.name.as_str();
     let kind = FaultKind::from_u64(message.label());
     let what = kind.map_or("unknown fault kind", FaultKind::name);
-    if let Some(tx) = server.tx
-        && let Ok(status) = tx.status()
-        && status.in_transaction
-    {
-        if status.commits > server.commits_seen {
-            server.consecutive_aborts = 0;
-            server.redelivered = false;
-        }
-        // An idempotent request is delivered again once (its caller never notices); a request
-        // that is not idempotent, or faults again after its re-delivery, is answered Aborted.
-        let op = ipc_schema::interfaces::find_op(status.request_label);
-        let redeliver = op.is_some_and(|(_, op)| op.idempotent) && !server.redelivered;
-        match tx.abort(redeliver, IpcError::Aborted.code()) {
+    let what_injected = injected.map_or("", |k| match k {
+        InjectKind::Null => " (injected: null)",
+        InjectKind::Wild => " (injected: wild)",
+        InjectKind::Panic => " (injected: panic)",
+        InjectKind::Loop => " (injected: loop)",
+        InjectKind::Undef => " (injected: undef)",
+        InjectKind::Stack => " (injected: stack)",
+    });
+    let status = server.tx.and_then(|tx| tx.status().ok().map(|s| (tx, s)));
+    let view = status.map(|(_, s)| TxView {
+        in_transaction: s.in_transaction,
+        commits: s.commits,
+    });
+    let op = status.and_then(|(_, s)| ipc_schema::interfaces::find_op(s.request_label));
+    let action = server
+        .recovery
+        .on_fault(view, op.is_some_and(|(_, op)| op.idempotent));
+    if let (Some((tx, status)), false) = (status, action == Action::Suspend) {
+        let (redeliver, answer, outcome) = match action {
+            Action::Redeliver => (true, IpcError::Aborted, "re-delivered"),
+            Action::Restart => (false, IpcError::Restarted, "answered Restarted"),
+            _ => (false, IpcError::Aborted, "answered Aborted"),
+        };
+        match tx.abort(redeliver, answer.code()) {
             Ok(pages) => {
-                server.consecutive_aborts += 1;
-                server.aborts += 1;
-                server.commits_seen = status.commits;
-                server.redelivered = redeliver;
                 let op_name = op.map_or("?", |(_, op)| op.name);
-                let outcome = if redeliver {
-                    "re-delivered"
-                } else {
-                    "answered Aborted"
-                };
                 let place = if kind == Some(FaultKind::Timeout) {
                     "after"
                 } else {
                     "at"
                 };
                 warn!(
-                    "fault in '{name}': {what} {place} {address:#x} pc {pc:#x}; request \
-                     {op_name} (label {:#x}) aborted and rolled back ({pages} pages restored, {} \
-                     aborts in a row), {outcome}",
-                    status.request_label, server.consecutive_aborts
+                    "fault in '{name}': {what}{what_injected} {place} {address:#x} pc {pc:#x}; \
+                     request {op_name} (label {:#x}) aborted and rolled back ({pages} pages \
+                     restored, {} aborts in a row), {outcome}",
+                    status.request_label, server.recovery.consecutive_aborts
                 );
-                if server.consecutive_aborts >= u32::from(server.restart_after) {
+                if action == Action::Restart {
                     warn!(
                         "'{name}' aborted {} requests in a row (restart_after = {})",
-                        server.consecutive_aborts, server.restart_after
+                        server.recovery.consecutive_aborts, server.recovery.restart_after
                     );
                     return true;
                 }
                 return false;
             }
-            Err(e) => error!("supervisor: cannot abort the transaction of '{name}': {e}"),
+            Err(e) => {
+                server.recovery.abort_failed();
+                error!("supervisor: cannot abort the transaction of '{name}': {e}");
+            }
         }
     }
     let access = if flags & FAULT_FLAG_INSTRUCTION != 0 {
@@ -330,12 +420,13 @@ fn handle_fault(server: &mut Supervised, message: MessageInfo) -> bool {
     };
     match kind {
         Some(FaultKind::PageFault | FaultKind::InstructionFault | FaultKind::Alignment) => warn!(
-            "fault in '{name}': {what} at {address:#x} pc {pc:#x} ({access}{mapped}, \
-             syndrome {syndrome:#x}); thread suspended"
+            "fault in '{name}': {what}{what_injected} at {address:#x} pc {pc:#x} ({access}\
+             {mapped}, syndrome {syndrome:#x}); thread suspended"
         ),
-        Some(_) => {
-            warn!("fault in '{name}': {what} pc {pc:#x} (syndrome {syndrome:#x}); thread suspended")
-        }
+        Some(_) => warn!(
+            "fault in '{name}': {what}{what_injected} pc {pc:#x} (syndrome {syndrome:#x}); \
+             thread suspended"
+        ),
         None => warn!(
             "fault in '{name}': {what} {} pc {pc:#x} (syndrome {syndrome:#x}); thread suspended",
             message.label()
@@ -398,11 +489,54 @@ mod tests {
     }
 
     #[test]
+    fn faults_are_armed_in_the_control_words() {
+        use axolotl_abi::PAGE_SIZE;
+        // A page standing in for the root task's mapping of a server's info page.
+        let mut page = std::vec![0u64; PAGE_SIZE / 8];
+        let mut all = servers(3);
+        all[0].control = Some(page.as_mut_ptr() as u64);
+        all[2].stopped = true;
+        all[2].control = all[0].control;
+        let console = None::<console::Client<StubConsole>>;
+        let local = Local::new(
+            Supervisor {
+                servers: &mut all,
+                console,
+            },
+            inject::dispatch::<Supervisor<'_, StubConsole>>,
+        );
+        let c = inject::Client::new(&local);
+        assert_eq!(c.armed(name("s0")), Ok(None));
+        assert_eq!(c.arm(name("s0"), InjectKind::Wild), Ok(()));
+        assert_eq!(c.armed(name("s0")), Ok(Some(InjectKind::Wild)));
+        assert_eq!(
+            c.arm(name("s0"), InjectKind::Null),
+            Err(CallError::Op(InjectError::AlreadyArmed))
+        );
+        // No control mapping, stopped, unknown: refused, and nothing written.
+        assert_eq!(
+            c.arm(name("s1"), InjectKind::Null),
+            Err(CallError::Op(InjectError::NotRunning))
+        );
+        assert_eq!(
+            c.arm(name("s2"), InjectKind::Null),
+            Err(CallError::Op(InjectError::NotRunning))
+        );
+        assert_eq!(
+            c.arm(name("nope"), InjectKind::Null),
+            Err(CallError::Op(InjectError::NoSuchServer))
+        );
+        let word = page[SERVER_CONTROL_OFFSET / 8 + CONTROL_INJECT];
+        assert_eq!(InjectKind::from_code(word), Some(InjectKind::Wild));
+        assert_eq!(page.iter().filter(|&&w| w != 0).count(), 1);
+    }
+
+    #[test]
     fn states_and_counts() {
         let mut s = Supervised::new(name("kv"), Some(Cap::from_cptr(5)), None, 3);
         assert_eq!(s.state(), ServerState::Running);
         s.faults = 2;
-        s.aborts = u64::MAX;
+        s.recovery.aborts = u64::MAX;
         let status = s.status();
         assert_eq!(
             (
@@ -499,7 +633,7 @@ mod tests {
                     3,
                 );
                 s.faults = u64::MAX;
-                s.aborts = u64::MAX;
+                s.recovery.aborts = u64::MAX;
                 s
             })
             .collect();

@@ -86,6 +86,14 @@ pub struct BuiltServer {
     pub pages: PageCounts,
     /// Its transactional region, if the image makes it transactional.
     pub tx: Option<Cap<TxRegion>>,
+    /// A copy of its server-info frame, mapped writable in the root task at
+    /// [`control_page`]`(index)` (set by [`grant`]): the supervisor's control words.
+    pub control: Option<Cap<Frame>>,
+}
+
+/// Where the root task maps server `index`'s info page (see [`crate::builder::CONTROL_VADDR`]).
+pub const fn control_page(index: usize) -> u64 {
+    crate::builder::CONTROL_VADDR + index as u64 * PAGE
 }
 
 /// Makes the supervisor endpoint (failure is fatal: returned) and one endpoint per name in the
@@ -243,6 +251,7 @@ pub fn build_server(
         storage,
         pages: PageCounts::default(),
         tx: None,
+        control: None,
     };
 
     // The program: each page filled through the scratch mapping, then mapped with the union of
@@ -636,6 +645,42 @@ pub fn grant(
         let _ = b.delete(frame);
         return Err(e);
     }
+    // The root's own writable mapping of the page, for the control words. Without it the server
+    // runs, but faults cannot be injected into it.
+    let control: Result<Cap<Frame>, BuildError> = b
+        .slots
+        .alloc()
+        .ok_or(BuildError::OutOfSlots)
+        .and_then(|slot| {
+            match root::cnode().copy(
+                slot,
+                Cap::<CNode>::invoker_root(),
+                frame.cptr(),
+                CapRights::READ_WRITE,
+            ) {
+                Ok(()) => Ok(Cap::from_cptr(slot)),
+                Err(e) => {
+                    b.slots.free(slot);
+                    Err(e).context("copy the server-info frame")
+                }
+            }
+        });
+    match control {
+        Ok(copy) => match b.map_frame(
+            copy,
+            root::vspace(),
+            control_page(index),
+            CapRights::READ_WRITE,
+            VmAttributes::NONE,
+        ) {
+            Ok(_tables) => server.control = Some(copy),
+            Err(e) => {
+                warn!("server '{name}': no control mapping of its info page: {e}");
+                let _ = b.delete(copy);
+            }
+        },
+        Err(e) => warn!("server '{name}': no control mapping of its info page: {e}"),
+    }
     place(
         b,
         server,
@@ -670,23 +715,6 @@ pub fn grant(
         pages.tables,
     );
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn table_estimates() {
-        assert_eq!(tables_for(0x20_0000, 0x20_0000), 0);
-        // One page: one table per level.
-        assert_eq!(tables_for(0x20_0000, 0x20_1000), 3);
-        // Across a 2 MiB boundary: two last-level tables.
-        assert_eq!(tables_for(0x1f_f000, 0x20_1000), 4);
-        // Info page to stack top: 16 MiB = 8 last-level tables.
-        assert_eq!(tables_for(SERVER_INFO_VADDR, SERVER_STACK_TOP), 10);
-        assert_eq!(table_estimate((0x20_0000, 0x22_4000), 0), 3 + 10);
-    }
 }
 
 /// Makes the transactional region of a server: a TxRegion with `tx_pool_pages` undo frames over
@@ -752,4 +780,21 @@ fn make_tx_region(
     tcb.bind_tx_region(Some(region))
         .context("bind the transactional region")?;
     Ok(region)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_estimates() {
+        assert_eq!(tables_for(0x20_0000, 0x20_0000), 0);
+        // One page: one table per level.
+        assert_eq!(tables_for(0x20_0000, 0x20_1000), 3);
+        // Across a 2 MiB boundary: two last-level tables.
+        assert_eq!(tables_for(0x1f_f000, 0x20_1000), 4);
+        // Info page to stack top: 16 MiB = 8 last-level tables.
+        assert_eq!(tables_for(SERVER_INFO_VADDR, SERVER_STACK_TOP), 10);
+        assert_eq!(table_estimate((0x20_0000, 0x22_4000), 0), 3 + 10);
+    }
 }

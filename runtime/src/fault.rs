@@ -228,3 +228,76 @@ pub fn read_u64_pc() -> u64 {
 pub fn write_u64_pc() -> u64 {
     axolotl_rt_fault_write as *const () as usize as u64
 }
+
+/// Executes the deliberate fault `kind` (the shell's `inject SERVER KIND`, armed by the supervisor
+/// in the server-info page and fired by [`serve`](crate::ipc_transport::serve) at the next
+/// request). Never returns: each kind ends in a real fault (or, for `Loop`, in the request's time
+/// budget running out), which the supervisor rolls back when the server is transactional.
+pub fn inject(kind: ipc_schema::inject::v1::FaultKind) -> ! {
+    use ipc_schema::inject::v1::FaultKind;
+    log::warn!("injected fault: {}", kind.name());
+    match kind {
+        FaultKind::Null => {
+            null_dereference();
+        }
+        FaultKind::Wild => {
+            scribble();
+            null_dereference();
+        }
+        FaultKind::Panic => panic!("injected panic"),
+        FaultKind::Loop => loop {
+            core::hint::spin_loop();
+        },
+        FaultKind::Undef => undefined_instruction(),
+        FaultKind::Stack => {
+            overflow(0);
+        }
+    }
+    // Resumed after the faulting instruction by a handler that skipped it: fault for good.
+    crate::arch::fault()
+}
+
+/// Writes garbage to 16 pseudo-random 8-byte words of the thread's live data: its heap, if it
+/// has one, and the live part of its stack (where servers like kv keep their state).
+fn scribble() {
+    use crate::server_info::{SERVER_HEAP_VADDR, SERVER_STACK_TOP};
+    let marker = 0u8;
+    let sp = core::hint::black_box(&marker) as *const u8 as u64 & !7;
+    // SAFETY: as in `armed_fault`: the page is mapped read-only for the server's life and
+    // `heap_len` is never changed after start-up.
+    let heap_len = unsafe {
+        core::ptr::read_volatile(core::ptr::addr_of!(
+            (*(crate::server_info::SERVER_INFO_VADDR as usize
+                as *const crate::server_info::ServerInfo))
+                .heap_len
+        ))
+    };
+    let mut seed = crate::time::counter() | 1;
+    for i in 0..16u64 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let (base, len) = if heap_len >= 8 && i % 2 == 1 {
+            (SERVER_HEAP_VADDR, heap_len)
+        } else {
+            (sp + 64, SERVER_STACK_TOP - sp - 64)
+        };
+        let addr = base + (seed % (len / 8)) * 8;
+        // SAFETY: `addr` is an aligned word of this thread's mapped, writable heap or of the
+        // stack above this frame. Writing it breaks whatever Rust value lives there, which is the
+        // point; no Rust code reads those values again: the caller faults right after, and the
+        // supervisor either rolls the memory back (transactional server) or never resumes the
+        // thread.
+        unsafe { core::ptr::write_volatile(addr as *mut u64, 0xdead_beef_0bad_f00d ^ seed) };
+    }
+}
+
+/// Recurses until the stack runs into its unmapped guard page.
+#[allow(unconditional_recursion)]
+#[inline(never)]
+fn overflow(depth: u64) -> u64 {
+    let mut frame = [0u8; 512];
+    frame[0] = depth as u8;
+    let frame = core::hint::black_box(&mut frame);
+    overflow(depth + 1).wrapping_add(u64::from(frame[0]))
+}

@@ -99,6 +99,10 @@ pub struct CapReceive {
 /// With `cap_receive`, a capability sent along with a request lands in its slot and is offered to
 /// the handler ([`Caller::take_cap`]); a handler that claims it must move it elsewhere before
 /// the next request; one nobody claimed is deleted. Without it, capabilities are not accepted.
+///
+/// Before each request it checks the fault the supervisor may have armed for it
+/// ([`armed_fault`](crate::server_info::armed_fault), the shell's `inject`) and, if one is,
+/// executes it instead of the handler: inside the request's transaction, as a real fault.
 pub fn serve<F>(endpoint: Cap<Endpoint>, cap_receive: Option<CapReceive>, mut handler: F) -> Error
 where
     F: FnMut(&mut Caller, u64, &[u64], &mut [u64; MSG_WORDS]) -> (u64, usize),
@@ -120,6 +124,12 @@ where
         let received =
             (receive_slot != 0 && cap_transferred(info)).then_some(CapSlot(receive_slot));
         let mut caller = Caller::new(badge, received);
+        let armed = crate::server_info::armed_fault();
+        if armed != 0
+            && let Some(kind) = ipc_schema::inject::v1::FaultKind::from_code(armed)
+        {
+            crate::fault::inject(kind);
+        }
         let (label, reply_words) =
             handler(&mut caller, info.label(), &request[..words], &mut reply);
         if let (Some(r), Some(_)) = (cap_receive, caller.received_cap()) {

@@ -238,7 +238,27 @@ pub struct ServerInfo {
     pub n_devices: u64,
 }
 
-const _: () = assert!(core::mem::size_of::<ServerInfo>() <= PAGE_SIZE);
+const _: () = assert!(core::mem::size_of::<ServerInfo>() <= SERVER_CONTROL_OFFSET);
+
+/// Where the supervisor's *control words* are in the server-info page: its last 64 bytes, outside
+/// [`ServerInfo`]. Unlike the rest of the page they change while the server runs (the root task
+/// keeps a writable mapping of every server's page), so the server reads them only with volatile
+/// loads ([`armed_fault`]), never through the `&ServerInfo` it was given.
+pub const SERVER_CONTROL_OFFSET: usize = PAGE_SIZE - 64;
+/// Control word 0: the deliberate fault armed for the server's next request
+/// (`ipc_schema::inject::v1::FaultKind::code`; 0: none). The supervisor sets it (`inject::v1`)
+/// and clears it when the fault is reported.
+pub const CONTROL_INJECT: usize = 0;
+
+/// The fault armed in this server's info page for its next request (0: none). Servers only.
+pub fn armed_fault() -> u64 {
+    let word = SERVER_INFO_VADDR as usize + SERVER_CONTROL_OFFSET + CONTROL_INJECT * 8;
+    // SAFETY: the root task maps the server-info page read-only at SERVER_INFO_VADDR for the
+    // server's whole life before starting it; the control words are 8-byte aligned, inside that
+    // page and outside the `ServerInfo` the server holds a reference to, so this volatile load
+    // aliases no Rust reference while the supervisor changes the word.
+    unsafe { core::ptr::read_volatile(word as *const u64) }
+}
 
 impl ServerInfo {
     /// Nothing granted, named `name`.

@@ -6,6 +6,7 @@
 //! that parses is one the servers can be asked.
 
 use core::fmt;
+use ipc_schema::inject::v1::FaultKind;
 use ipc_schema::interfaces::common::{LogLevel, NAME_LEN};
 use ipc_schema::kv::v2::{KEY_LEN, VALUE_LEN};
 
@@ -19,6 +20,7 @@ pub enum Command<'a> {
     KvDel { key: &'a str },
     KvList,
     Log { server: &'a str, level: LogLevel },
+    Inject { server: &'a str, kind: FaultKind },
     Poweroff,
 }
 
@@ -32,6 +34,7 @@ pub mod usage {
     pub const KV_LIST: &str = "kv list";
     pub const KV: &str = "kv get|put|del|list ...";
     pub const LOG: &str = "log <server> <level>";
+    pub const INJECT: &str = "inject <server> <kind>";
     pub const POWEROFF: &str = "poweroff";
 }
 
@@ -50,6 +53,10 @@ pub const COMMANDS: &[(&str, &str)] = &[
         usage::LOG,
         "set a server's log level: off, error, warn, info, debug, trace",
     ),
+    (
+        usage::INJECT,
+        "make a server's next request fault: null, wild, panic, loop, undef, stack",
+    ),
     (usage::POWEROFF, "stop the machine"),
 ];
 
@@ -64,6 +71,8 @@ pub enum ParseError<'a> {
     UnknownKvCommand(&'a str),
     /// `log` with a level that is not one of [`LogLevel::ALL`].
     UnknownLevel(&'a str),
+    /// `inject` with a kind that is not one of [`FaultKind::ALL`].
+    UnknownFaultKind(&'a str),
     /// An argument longer than the interface allows.
     TooLong {
         what: &'static str,
@@ -84,21 +93,34 @@ impl fmt::Display for ParseError<'_> {
             }
             ParseError::UnknownLevel(word) => {
                 write!(f, "unknown log level '{word}'; use ")?;
-                for (i, level) in LogLevel::ALL.iter().enumerate() {
-                    let sep = match i {
-                        0 => "",
-                        i if i == LogLevel::ALL.len() - 1 => " or ",
-                        _ => ", ",
-                    };
-                    write!(f, "{sep}{}", level.name())?;
-                }
-                Ok(())
+                one_of(f, LogLevel::ALL.iter().map(|l| l.name()))
+            }
+            ParseError::UnknownFaultKind(word) => {
+                write!(f, "unknown fault kind '{word}'; use ")?;
+                one_of(f, FaultKind::ALL.iter().map(|k| k.name()))
             }
             ParseError::TooLong { what, len, max } => {
                 write!(f, "{what} too long: {len} bytes, at most {max}")
             }
         }
     }
+}
+
+/// `a, b or c`.
+fn one_of<'n>(
+    f: &mut fmt::Formatter<'_>,
+    names: impl ExactSizeIterator<Item = &'n str>,
+) -> fmt::Result {
+    let last = names.len().saturating_sub(1);
+    for (i, name) in names.enumerate() {
+        let sep = match i {
+            0 => "",
+            i if i == last => " or ",
+            _ => ", ",
+        };
+        write!(f, "{sep}{name}")?;
+    }
+    Ok(())
 }
 
 /// Splits off the first word: `(word, rest)`, `rest` starting right after the word. `None` if
@@ -161,6 +183,7 @@ pub fn parse(line: &str) -> Result<Option<Command<'_>>, ParseError<'_>> {
         "poweroff" => alone(rest, Command::Poweroff, usage::POWEROFF)?,
         "kv" => parse_kv(rest)?,
         "log" => parse_log(rest)?,
+        "inject" => parse_inject(rest)?,
         other => return Err(ParseError::UnknownCommand(other)),
     };
     Ok(Some(command))
@@ -202,6 +225,17 @@ fn parse_log(rest: &str) -> Result<Command<'_>, ParseError<'_>> {
     Ok(Command::Log { server, level })
 }
 
+fn parse_inject(rest: &str) -> Result<Command<'_>, ParseError<'_>> {
+    let (server, rest) = first_word(rest).ok_or(ParseError::Usage(usage::INJECT))?;
+    let (kind, rest) = first_word(rest).ok_or(ParseError::Usage(usage::INJECT))?;
+    if !is_blank(rest) {
+        return Err(ParseError::Usage(usage::INJECT));
+    }
+    let server = bounded("server name", server, NAME_LEN)?;
+    let kind = FaultKind::from_name(kind).ok_or(ParseError::UnknownFaultKind(kind))?;
+    Ok(Command::Inject { server, kind })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -221,6 +255,36 @@ mod tests {
         assert_eq!(ok("poweroff"), Command::Poweroff);
         assert_eq!(ok("kv list"), Command::KvList);
         assert_eq!(ok("\tkv \t list\t"), Command::KvList);
+    }
+
+    #[test]
+    fn inject_commands() {
+        assert_eq!(
+            ok("inject kv null"),
+            Command::Inject {
+                server: "kv",
+                kind: FaultKind::Null
+            }
+        );
+        for kind in FaultKind::ALL {
+            let line = std::format!("inject timer {}", kind.name());
+            assert_eq!(
+                ok(&line),
+                Command::Inject {
+                    server: "timer",
+                    kind
+                }
+            );
+        }
+        assert_eq!(message("inject kv"), "usage: inject <server> <kind>");
+        assert_eq!(
+            message("inject kv null now"),
+            "usage: inject <server> <kind>"
+        );
+        assert_eq!(
+            message("inject kv nil"),
+            "unknown fault kind 'nil'; use null, wild, panic, loop, undef or stack"
+        );
     }
 
     #[test]
@@ -355,6 +419,6 @@ mod tests {
         for (usage, what) in COMMANDS {
             assert!(!usage.is_empty() && !what.is_empty());
         }
-        assert_eq!(COMMANDS.len(), 8);
+        assert_eq!(COMMANDS.len(), 9);
     }
 }

@@ -11,8 +11,9 @@ use crate::command::{self, Command};
 use crate::line::{Edit, LineEditor};
 use crate::output::Terminal;
 use crate::show;
+use ipc_schema::inject::v1::FaultKind;
 use ipc_schema::interfaces::common::{LogLevel, Name};
-use ipc_schema::{CallError, Transport, console, kv, supervisor};
+use ipc_schema::{CallError, IpcError, Transport, console, inject, kv, supervisor};
 
 /// What the shell prints when it waits for a command.
 pub const PROMPT: &str = "axolotl> ";
@@ -26,6 +27,8 @@ pub struct Services<T> {
     pub console: Option<console::v1::Client<T>>,
     pub kv: Option<kv::v2::Client<T>>,
     pub supervisor: Option<supervisor::v1::Client<T>>,
+    /// The supervisor's `inject` interface (same endpoint as `supervisor`).
+    pub inject: Option<inject::v1::Client<T>>,
 }
 
 /// What the caller of [`Shell::input`] must do next.
@@ -116,6 +119,7 @@ fn run<T: Transport>(
         Command::KvDel { key } => kv_del(services, key, out),
         Command::KvList => kv_list(services, out),
         Command::Log { server, level } => log(services, server, level, out),
+        Command::Inject { server, kind } => inject(services, server, kind, out),
         Command::Poweroff => {
             if can_poweroff {
                 writeln!(out, "powering off");
@@ -294,6 +298,77 @@ fn log<T: Transport>(
     } else {
         writeln!(out, "log level of {server}: {}", level.name());
     }
+}
+
+/// `inject SERVER KIND`: arms the fault through the supervisor. When the shell can call the
+/// server (kv), it then sends it a harmless idempotent request (`count`) for the fault to fire
+/// in, and reports what the supervisor did, from its counts before and after.
+fn inject<T: Transport>(
+    services: &Services<T>,
+    server: &str,
+    kind: FaultKind,
+    out: &mut (impl Terminal + ?Sized),
+) {
+    let Some(injector) = &services.inject else {
+        return writeln!(
+            out,
+            "inject: the image does not let this shell call the supervisor"
+        );
+    };
+    let status = |s: &supervisor::v1::Client<T>| s.status(name(server)).ok();
+    let before = services.supervisor.as_ref().and_then(status);
+    match injector.arm(name(server), kind) {
+        Ok(()) => {}
+        Err(CallError::Op(e)) => return writeln!(out, "inject: {server}: {e}"),
+        Err(e) => return writeln!(out, "inject: {e}"),
+    }
+    let probe = match (&services.kv, server) {
+        (Some(kv), "kv") => kv.count().map(|_| ()),
+        _ => {
+            return writeln!(
+                out,
+                "inject: {server}: '{}' armed; its next request faults",
+                kind.name()
+            );
+        }
+    };
+    let after = services.supervisor.as_ref().and_then(status);
+    let (Some(before), Some(after)) = (before, after) else {
+        return match probe {
+            Ok(()) => writeln!(
+                out,
+                "inject: {server}: '{}' fired; request answered",
+                kind.name()
+            ),
+            Err(e) => writeln!(
+                out,
+                "inject: {server}: '{}' fired; request failed: {e}",
+                kind.name()
+            ),
+        };
+    };
+    let aborts = after.aborts.saturating_sub(before.aborts);
+    let restarted = after.restarts > before.restarts;
+    let what = match (&probe, restarted) {
+        (_, true) => {
+            "restarted from its image (its state is lost); the request was answered Restarted"
+        }
+        (Ok(()), false) if aborts > 0 => "aborted and rolled back, then re-delivered and answered",
+        (Err(CallError::Ipc(IpcError::Aborted)), false) => {
+            "aborted and rolled back; answered Aborted"
+        }
+        (Ok(()), false) => "answered: the fault did not fire",
+        (Err(_), false) => "failed",
+    };
+    writeln!(
+        out,
+        "inject: {server}: '{}' fired in its next request (count): {what} (aborts {} -> {}, \
+         state {})",
+        kind.name(),
+        before.aborts,
+        after.aborts,
+        crate::show::state_name(after.state)
+    );
 }
 
 #[cfg(test)]
@@ -505,6 +580,7 @@ mod tests {
                     supervisor: Some(supervisor::v1::Client::new(
                         &self.supervisor as &dyn Transport,
                     )),
+                    inject: None,
                 },
                 can_poweroff,
             )
@@ -516,6 +592,7 @@ mod tests {
             console: None,
             kv: None,
             supervisor: None,
+            inject: None,
         }
     }
 
@@ -524,6 +601,7 @@ mod tests {
             console: Some(console::v1::Client::new(&Down)),
             kv: Some(kv::v2::Client::new(&Down)),
             supervisor: Some(supervisor::v1::Client::new(&Down)),
+            inject: Some(inject::v1::Client::new(&Down)),
         }
     }
 
@@ -726,6 +804,7 @@ mod tests {
                 console: Some(console::v1::Client::new(&system.console as &dyn Transport)),
                 kv: None,
                 supervisor: None,
+                inject: None,
             },
             false,
         );
