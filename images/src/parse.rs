@@ -495,15 +495,25 @@ input = "ps\npoweroff\n"
         assert!(test.is_none());
     }
 
-    /// The shell-session scenario boots exactly the demo's servers, so that it tests what
+    /// The shell scenarios boot exactly the demo's servers, so that they test what
     /// `cargo xtask run` boots.
     #[test]
-    fn the_shell_scenario_runs_the_demo() {
-        let scenario = include_str!("../../tests/scenarios/shell-session.toml");
+    fn the_shell_scenarios_run_the_demo() {
         let (demo, _) = parse("images/demo.toml", DEMO).unwrap();
-        let (desc, test) = parse("shell-session.toml", scenario).unwrap();
-        assert_eq!(desc.servers, demo.servers);
-        assert!(test.unwrap().input.is_some());
+        for (name, scenario) in [
+            (
+                "shell-session.toml",
+                include_str!("../../tests/scenarios/shell-session.toml"),
+            ),
+            (
+                "shell-inject.toml",
+                include_str!("../../tests/scenarios/shell-inject.toml"),
+            ),
+        ] {
+            let (desc, test) = parse(name, scenario).unwrap();
+            assert_eq!(desc.servers, demo.servers, "{name}");
+            assert!(test.unwrap().input.is_some());
+        }
     }
 
     #[test]

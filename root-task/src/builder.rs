@@ -37,7 +37,11 @@ pub struct Storage {
 }
 
 pub struct Builder {
+    /// The boot Untypeds: the root task's own objects, and each server's memory.
     pub pool: UntypedPool,
+    /// While a server is built ([`enter`](Self::enter)), its own Untyped, from which all its
+    /// objects are made, so that revoking that one capability frees the whole server.
+    server_pool: Option<UntypedPool>,
     /// Device Untypeds, for the frames of device registers.
     pub devices: DeviceMemory,
     pub slots: SlotAllocator,
@@ -51,6 +55,7 @@ impl Builder {
     pub fn new(bootinfo: &BootInfo) -> Builder {
         Builder {
             pool: UntypedPool::new(bootinfo),
+            server_pool: None,
             devices: DeviceMemory::new(bootinfo),
             slots: SlotAllocator::new(root::empty_slots(bootinfo)),
             scratch_tables: 0,
@@ -67,7 +72,7 @@ impl Builder {
     ) -> Result<Cap<T>, BuildError> {
         let slot = self.slots.alloc().ok_or(BuildError::OutOfSlots)?;
         match self
-            .pool
+            .target()
             .retype(ty, size_bits, Cap::<CNode>::invoker_root(), slot, 1)
         {
             Ok(()) => Ok(Cap::from_cptr(slot)),
@@ -76,6 +81,22 @@ impl Builder {
                 Err(BuildError::Kernel { what, error })
             }
         }
+    }
+
+    /// Where objects come from now: the server's Untyped inside [`enter`](Self::enter), the boot
+    /// Untypeds otherwise.
+    pub fn target(&mut self) -> &mut UntypedPool {
+        self.server_pool.as_mut().unwrap_or(&mut self.pool)
+    }
+
+    /// Makes objects from `memory` (a server's own Untyped) until [`leave`](Self::leave).
+    pub fn enter(&mut self, memory: UntypedPool) {
+        self.server_pool = Some(memory);
+    }
+
+    /// Back to the boot Untypeds; returns the server's, with its watermark.
+    pub fn leave(&mut self) -> Option<UntypedPool> {
+        self.server_pool.take()
     }
 
     /// Makes the frame of device registers at `paddr` in a fresh root slot.
@@ -152,8 +173,16 @@ impl Builder {
             match frame.map(vspace, vaddr, rights, attrs) {
                 Ok(()) => return Ok(tables),
                 Err(Error::FailedLookup) if !tables.is_full() => {
-                    let table: Cap<PageTable> =
-                        self.make(ObjectType::PageTable, 0, "make a page table")?;
+                    // The root task's own tables outlive any server: never from a server's
+                    // Untyped.
+                    let table: Cap<PageTable> = if vspace.cptr() == root::vspace().cptr() {
+                        let server = self.server_pool.take();
+                        let table = self.make(ObjectType::PageTable, 0, "make a page table");
+                        self.server_pool = server;
+                        table?
+                    } else {
+                        self.make(ObjectType::PageTable, 0, "make a page table")?
+                    };
                     if let Err(error) = table.map(vspace, vaddr) {
                         let _ = self.delete(table);
                         return Err(BuildError::Kernel {

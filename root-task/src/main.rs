@@ -28,7 +28,7 @@ mod untyped;
 
 use axolotl_abi::archive::{Archive, EntryKind};
 use axolotl_image::MAX_SERVERS;
-use axolotl_rt::{BootInfo, Cap, Frame, Tcb, root};
+use axolotl_rt::{BootInfo, Cap, Tcb, root};
 use builder::Builder;
 use core::fmt;
 use ipc_schema::console;
@@ -80,6 +80,7 @@ fn main(bootinfo: &'static BootInfo) -> ! {
             machine,
             supervisor_endpoint,
             &endpoints,
+            None,
         );
         let built = built
             .inspect_err(|e| {
@@ -154,21 +155,20 @@ fn main(bootinfo: &'static BootInfo) -> ! {
             s
         })
         .collect();
-    let mut controls: heapless::Vec<Option<Cap<Frame>>, MAX_SERVERS> = servers
-        .iter()
-        .map(|s| s.as_ref().and_then(|s| s.control))
-        .collect();
     // The supervisor forwards log-level changes to the console server, if the image has one.
     let console = endpoints.get("console").map(console::v1::Client::new);
     let mut tcbs = tcbs;
     let counter_frequency = bootinfo.counter_frequency;
     let mut restart = |index: usize| -> Option<Rebuilt> {
         let desc = image.servers.get(index)?;
-        // The old generation's control mapping makes room for the new one's.
-        if let Some(old) = controls.get_mut(index).and_then(Option::take) {
-            let _ = old.unmap();
-            let _ = b.delete(old);
-        }
+        // The old generation goes with its Untyped: revoking it deletes every object made from
+        // it (thread, address space, memory, region, and the root's copy of its info page,
+        // which unmaps the control page); their root slots are then empty.
+        let memory = servers
+            .get_mut(index)
+            .and_then(Option::take)
+            .and_then(|old| system::free_server(&mut b, old));
+        let reused = memory.as_ref().and_then(|m| m.only()).map(|(_, bits)| bits);
         let mut server = system::build_server(
             &mut b,
             index,
@@ -177,6 +177,7 @@ fn main(bootinfo: &'static BootInfo) -> ! {
             machine,
             supervisor_endpoint,
             &endpoints,
+            memory,
         )
         .inspect_err(|e| error!("restart of '{}': {e}", desc.name))
         .ok()?;
@@ -195,14 +196,35 @@ fn main(bootinfo: &'static BootInfo) -> ! {
         .inspect_err(|e| error!("restart of '{}': {e}", desc.name))
         .ok()?;
         server.tcb.resume().ok()?;
-        if let Some(c) = controls.get_mut(index) {
-            *c = server.control;
+        let now = server
+            .memory
+            .as_ref()
+            .and_then(|m| m.only())
+            .map(|(_, bits)| bits);
+        match (reused, now) {
+            (Some(old), Some(new)) if old == new => info!(
+                "'{}' rebuilt in the Untyped of its previous generation (2^{new} bytes); {} KiB \
+                 free, {} root slots free",
+                desc.name,
+                b.pool.free_bytes() / 1024,
+                b.slots.available()
+            ),
+            _ => info!(
+                "'{}' rebuilt in a new Untyped; {} KiB free, {} root slots free",
+                desc.name,
+                b.pool.free_bytes() / 1024,
+                b.slots.available()
+            ),
         }
-        Some(Rebuilt {
+        let rebuilt = Rebuilt {
             tcb: server.tcb,
             tx: server.tx,
             control: server.control.map(|_| system::control_page(index)),
-        })
+        };
+        if let Some(slot) = servers.get_mut(index) {
+            *slot = Some(server);
+        }
+        Some(rebuilt)
     };
     supervisor::run(supervisor_endpoint, &mut supervised, console, &mut restart)
 }

@@ -17,6 +17,7 @@ use crate::builder::{Builder, Storage};
 use crate::elf::Elf;
 use crate::error::{BuildError, Context};
 use crate::platform::{self, PlatformDevice};
+use crate::untyped::UntypedPool;
 use axolotl_abi::archive::{Archive, EntryKind};
 use axolotl_abi::{Badge, CPtr, CapRights, ObjectType, PAGE_SIZE, VmAttributes};
 use axolotl_image::{FaultHandler, ImageDescription, MAX_SERVERS, Name, ServerDesc};
@@ -86,6 +87,8 @@ pub struct BuiltServer {
     pub pages: PageCounts,
     /// Its transactional region, if the image makes it transactional.
     pub tx: Option<Cap<TxRegion>>,
+    /// Its own Untyped, from which all its objects were made (see [`build_server`]).
+    pub memory: Option<UntypedPool>,
     /// A copy of its server-info frame, mapped writable in the root task at
     /// [`control_page`]`(index)` (set by [`grant`]): the supervisor's control words.
     pub control: Option<Cap<Frame>>,
@@ -190,8 +193,106 @@ fn table_estimate(program: (u64, u64), heap_pages: u64) -> u64 {
         + tables_for(SERVER_HEAP_VADDR, SERVER_HEAP_VADDR + heap_pages * PAGE)
 }
 
-/// Phase 2 for server `index`: its objects, memory and TCB.
+/// Phase 2 for server `index`: its objects, memory and TCB, all made from one Untyped of its own
+/// (`memory`, else one carved from the boot Untypeds), so that revoking that Untyped frees the
+/// whole server (a restart, an upgrade's old version). `memory` is an earlier server's Untyped,
+/// revoked, to be used again if it is large enough.
+#[allow(clippy::too_many_arguments)]
 pub fn build_server(
+    b: &mut Builder,
+    index: usize,
+    desc: &ServerDesc,
+    archive: &Archive,
+    machine: u16,
+    supervisor: Cap<Endpoint>,
+    endpoints: &Endpoints,
+    memory: Option<UntypedPool>,
+) -> Result<BuiltServer, BuildError> {
+    let program = archive
+        .find(EntryKind::Program, Some(desc.program.as_str()))
+        .ok_or(BuildError::NoProgram)?;
+    let bits = memory_bits(desc, &Elf::parse(program.data, machine)?);
+    let memory = match memory {
+        Some(m) if m.only().is_some_and(|(_, have)| have >= bits) => m,
+        _ => {
+            let cap = b.make(ObjectType::Untyped, bits, "make the server's Untyped")?;
+            UntypedPool::single(cap, bits)
+        }
+    };
+    b.enter(memory);
+    let built = build_in(b, index, desc, archive, machine, supervisor, endpoints);
+    let memory = b.leave();
+    match built {
+        Ok(mut server) => {
+            server.memory = memory;
+            Ok(server)
+        }
+        Err(e) => {
+            // Whatever was made goes with the Untyped's children; the Untyped stays, unused.
+            if let Some((cap, _)) = memory.as_ref().and_then(UntypedPool::only) {
+                let _ = root::cnode().revoke(cap.cptr());
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Frees a server for good: revokes its Untyped (deleting every object made from it, which
+/// unmaps the root's control page of it) and takes back the root slots its capabilities were in.
+/// Returns the Untyped, unused, for the next server; `None` if the server had none or the
+/// revocation failed (then nothing is reused).
+pub fn free_server(b: &mut Builder, server: BuiltServer) -> Option<UntypedPool> {
+    let mut memory = server.memory?;
+    let (cap, _) = memory.only()?;
+    if let Err(e) = root::cnode().revoke(cap.cptr()) {
+        error!("cannot revoke a server's Untyped: {e}");
+        return None;
+    }
+    let slots = [
+        Some(server.tcb.cptr()),
+        Some(server.cnode.cptr()),
+        Some(server.vspace.cptr()),
+        Some(server.storage.cnode.cptr()),
+        server.tx.map(|t| t.cptr()),
+        server.control.map(|c| c.cptr()),
+    ];
+    for slot in slots.into_iter().flatten() {
+        b.slots.free(slot);
+    }
+    memory.reset();
+    Some(memory)
+}
+
+/// An upper bound of the memory server `desc` needs, as the log2 of a size: every object it
+/// gets rounded up to its own alignment, then doubled for the alignment gaps between them.
+fn memory_bits(desc: &ServerDesc, elf: &Elf) -> u32 {
+    let size = |ty: ObjectType, bits: u32| ty.object_bits(bits).map_or(0, |b| 1u64 << b);
+    let heap_pages = u64::from(desc.heap_pages);
+    let (_, device_end) = platform::layout(&desc.devices);
+    let pages = elf.pages().count() as u64
+        + u64::from(desc.stack_pages)
+        + heap_pages
+        + 2
+        + table_estimate(elf.extent(), heap_pages)
+        + tables_for(SERVER_DEVICE_VADDR, device_end)
+        + 1;
+    let storage_radix = (pages + 8).next_power_of_two().trailing_zeros();
+    let tx_pages = (u64::from(desc.tx_pool_pages) + 1).next_power_of_two();
+    let mut bytes = pages * PAGE
+        + size(ObjectType::CNode, SERVER_CNODE_RADIX)
+        + size(ObjectType::CNode, storage_radix)
+        + size(ObjectType::Tcb, 0)
+        + desc.devices.len() as u64 * size(ObjectType::Notification, 0);
+    if desc.transactional {
+        bytes += tx_pages * PAGE;
+    }
+    if desc.untyped_bits != 0 {
+        bytes += 1 << desc.untyped_bits;
+    }
+    (2 * bytes).next_power_of_two().trailing_zeros()
+}
+
+fn build_in(
     b: &mut Builder,
     index: usize,
     desc: &ServerDesc,
@@ -252,6 +353,7 @@ pub fn build_server(
         pages: PageCounts::default(),
         tx: None,
         control: None,
+        memory: None,
     };
 
     // The program: each page filled through the scratch mapping, then mapped with the union of
@@ -495,9 +597,26 @@ fn grant_device(
     Ok(entry)
 }
 
-/// Phase 3 for server `index` (`server`): its capabilities and server-info page; logs what it
-/// got. `tcbs[i]` is the TCB of server `i` if it was built.
+/// Phase 3 for server `index` (`server`): its capabilities and server-info page, made from its
+/// own Untyped; logs what it got. `tcbs[i]` is the TCB of server `i` if it was built.
 pub fn grant(
+    b: &mut Builder,
+    index: usize,
+    image: &ImageDescription,
+    server: &mut BuiltServer,
+    tcbs: &[Option<Cap<Tcb>>],
+    endpoints: &Endpoints,
+    counter_frequency: u64,
+) -> Result<(), BuildError> {
+    if let Some(memory) = server.memory.take() {
+        b.enter(memory);
+    }
+    let granted = grant_in(b, index, image, server, tcbs, endpoints, counter_frequency);
+    server.memory = b.leave();
+    granted
+}
+
+fn grant_in(
     b: &mut Builder,
     index: usize,
     image: &ImageDescription,
@@ -584,7 +703,7 @@ pub fn grant(
     if desc.untyped_bits != 0 {
         let bits = u32::from(desc.untyped_bits);
         let granted = filler.slot().and_then(|slot| {
-            b.pool
+            b.target()
                 .retype(ObjectType::Untyped, bits, filler.cnode, slot, 1)
                 .context("make the untyped")
                 .map(|()| slot)

@@ -46,6 +46,32 @@ impl UntypedPool {
         UntypedPool { regions }
     }
 
+    /// A pool of one Untyped of 2^`size_bits` bytes, unused (a server's own memory).
+    pub fn single(cap: Cap<Untyped>, size_bits: u32) -> UntypedPool {
+        let mut regions = heapless::Vec::new();
+        let _ = regions.push(Region {
+            cap,
+            size_bits,
+            free_offset: 0,
+        });
+        UntypedPool { regions }
+    }
+
+    /// The Untyped of a [`single`](Self::single) pool and its size in bits.
+    pub fn only(&self) -> Option<(Cap<Untyped>, u32)> {
+        match self.regions.as_slice() {
+            [r] => Some((r.cap, r.size_bits)),
+            _ => None,
+        }
+    }
+
+    /// Every region unused again: after its Untypeds were revoked.
+    pub fn reset(&mut self) {
+        for r in &mut self.regions {
+            r.free_offset = 0;
+        }
+    }
+
     /// Free bytes left, as far as the root task knows.
     pub fn free_bytes(&self) -> u64 {
         self.regions.iter().map(Region::free_bytes).sum()
