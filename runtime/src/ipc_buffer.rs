@@ -30,9 +30,41 @@ pub unsafe fn set_ipc_buffer(vaddr: u64) {
 }
 
 /// The IPC buffer, or `None` before start-up set it.
+#[inline(always)]
 fn buffer() -> Option<*mut IpcBuffer> {
     let p = IPC_BUFFER.load(Ordering::Relaxed);
     (!p.is_null()).then_some(p)
+}
+
+/// Where [`message_buffers`] are in the IPC buffer's page: after the kernel's [`IpcBuffer`].
+const SCRATCH_OFFSET: usize = 2048;
+const _: () = assert!(core::mem::size_of::<IpcBuffer>() <= SCRATCH_OFFSET);
+const _: () = assert!(SCRATCH_OFFSET + 2 * MSG_MAX_LENGTH * 8 <= axolotl_abi::PAGE_SIZE);
+
+/// Two message-sized word buffers (request, reply) in the calling thread's IPC buffer page, after
+/// the part the kernel uses: memory outside any transactional region, so a server's request loop
+/// can fill them on every request without dirtying a checkpointed page. The kernel never touches
+/// them. `None` before start-up set the IPC buffer.
+///
+/// # Safety
+/// The caller must not hold the buffers of an earlier call while using these (one user at a
+/// time per thread: [`crate::ipc_transport::serve`], which does not nest).
+pub(crate) unsafe fn message_buffers() -> Option<(
+    &'static mut [u64; MSG_MAX_LENGTH],
+    &'static mut [u64; MSG_MAX_LENGTH],
+)> {
+    let page = buffer()?.cast::<u8>();
+    // SAFETY: the IPC buffer is page-aligned and its whole page is mapped read/write for the
+    // program's life (`set_ipc_buffer`); both arrays lie in it after `IpcBuffer` (checked above),
+    // are 8-byte aligned, do not overlap, and hold plain integers. The kernel reads and writes
+    // only the `IpcBuffer` part, and the caller guarantees no other reference to them is alive.
+    unsafe {
+        let request = page.add(SCRATCH_OFFSET).cast::<[u64; MSG_MAX_LENGTH]>();
+        let reply = page
+            .add(SCRATCH_OFFSET + MSG_MAX_LENGTH * 8)
+            .cast::<[u64; MSG_MAX_LENGTH]>();
+        Some((&mut *request, &mut *reply))
+    }
 }
 
 /// Message register `i` (`i` < [`MSG_MAX_LENGTH`]); 0 for an out-of-range index or before start-up.

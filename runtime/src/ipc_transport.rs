@@ -19,7 +19,7 @@
 //! &mut reply)`. Generated clients are not affected.
 
 use crate::cap::{CNode, Cap, Endpoint};
-use crate::ipc_buffer::{get_mr, set_cap, set_mr, set_receive_slot};
+use crate::ipc_buffer::{get_mr, message_buffers, set_cap, set_mr, set_receive_slot};
 use crate::syscall;
 use axolotl_abi::message::{MSG_MAX_LENGTH, MSG_REGISTERS_IN_CPU};
 use axolotl_abi::{CPtr, Error, MessageInfo};
@@ -107,48 +107,89 @@ pub fn serve<F>(endpoint: Cap<Endpoint>, cap_receive: Option<CapReceive>, mut ha
 where
     F: FnMut(&mut Caller, u64, &[u64], &mut [u64; MSG_WORDS]) -> (u64, usize),
 {
-    let mut request = [0u64; MSG_WORDS];
-    let mut reply = [0u64; MSG_WORDS];
     let receive_slot = cap_receive.map_or(0, |r| r.slot);
+    let mut context = Request {
+        handler: &mut handler,
+        cap_receive,
+    };
+    let context: *mut Request<'_, F> = &mut context;
     set_receive_slot(0, receive_slot);
-    let mut next = endpoint.recv();
+    // Everything the loop keeps from one request to the next stays in registers: a store to
+    // this frame, which lies above the receive-time stack pointer, would cost every transaction a
+    // page save.
+    let mut reply = None;
     loop {
-        let (info, badge) = match next {
-            Ok(message) => message,
-            Err(e) => return e,
+        let (status, info, badge) = crate::syscall::serve_step(endpoint.cptr(), reply);
+        if status != 0 {
+            return crate::syscall::status_error(status);
+        }
+        // SAFETY: `one_request::<F>` is called with a pointer to the live `Request<F>` above,
+        // which nothing else uses meanwhile; serve's callers leave it the stack a server has
+        // (the server-info layout gives every server at least a few pages).
+        let answer = unsafe {
+            crate::arch::call_below_page(one_request::<F>, context.cast(), info.0, badge)
         };
-        let words = info.length();
-        for (i, word) in request[..words].iter_mut().enumerate() {
-            *word = get_mr(i);
-        }
-        let received =
-            (receive_slot != 0 && cap_transferred(info)).then_some(CapSlot(receive_slot));
-        let mut caller = Caller::new(badge, received);
-        let armed = crate::server_info::armed_fault();
-        if armed != 0
-            && let Some(kind) = ipc_schema::inject::v1::FaultKind::from_code(armed)
-        {
-            crate::fault::inject(kind);
-        }
-        let (label, reply_words) =
-            handler(&mut caller, info.label(), &request[..words], &mut reply);
-        if let (Some(r), Some(_)) = (cap_receive, caller.received_cap()) {
-            // Nobody claimed it: free the slot for the next one. Failure leaves the slot full,
-            // and the next capability-carrying request gets `MissingCapability`.
-            let _ = r.cnode.delete(r.slot);
-        }
-        let reply_words = reply_words.min(MSG_WORDS);
-        for (i, &word) in reply[..reply_words].iter().enumerate() {
-            set_mr(i, word);
-        }
-        let reply_caps = match caller.reply_cap() {
-            Some(cap) => {
-                set_cap(0, cap.0);
-                1
-            }
-            None => 0,
-        };
-        set_receive_slot(0, receive_slot);
-        next = endpoint.reply_recv(MessageInfo::new(label, reply_caps, reply_words));
+        reply = Some(MessageInfo(answer));
     }
+}
+
+/// What [`serve`]'s loop hands to [`one_request`].
+struct Request<'h, F> {
+    handler: &'h mut F,
+    cap_receive: Option<CapReceive>,
+}
+
+/// Handles one request (message info `info`, sender `badge`) and leaves the reply in the message
+/// registers; returns the reply's message info.
+///
+/// [`serve`] runs it on the page below its own stack frame: a transaction saves the stack above
+/// the receive-time stack pointer, and pages wholly below it are dead at that point, so the
+/// locals of every request (here and in the handler) never cost a page save; the message buffers
+/// are in the IPC buffer's page, outside any region. What `serve` itself keeps across requests
+/// stays in its registers.
+extern "C" fn one_request<F>(context: *mut (), info: u64, badge: u64) -> u64
+where
+    F: FnMut(&mut Caller, u64, &[u64], &mut [u64; MSG_WORDS]) -> (u64, usize),
+{
+    // SAFETY: `serve` passes a pointer to its `Request<F>`, live and unaliased for this call.
+    let context = unsafe { &mut *context.cast::<Request<'_, F>>() };
+    let info = MessageInfo(info);
+    // SAFETY: only this function uses the buffers, and it does not nest (a handler does not
+    // serve).
+    let Some((request, reply)) = (unsafe { message_buffers() }) else {
+        return MessageInfo::new(IpcError::ServerUnavailable.code(), 0, 0).0;
+    };
+    let receive_slot = context.cap_receive.map_or(0, |r| r.slot);
+    let words = info.length();
+    for (i, word) in request[..words].iter_mut().enumerate() {
+        *word = get_mr(i);
+    }
+    let received = (receive_slot != 0 && cap_transferred(info)).then_some(CapSlot(receive_slot));
+    let mut caller = Caller::new(badge, received);
+    let armed = crate::server_info::armed_fault();
+    if armed != 0
+        && let Some(kind) = ipc_schema::inject::v1::FaultKind::from_code(armed)
+    {
+        crate::fault::inject(kind);
+    }
+    let (label, reply_words) =
+        (context.handler)(&mut caller, info.label(), &request[..words], reply);
+    if let (Some(r), Some(_)) = (context.cap_receive, caller.received_cap()) {
+        // Nobody claimed it: free the slot for the next one. Failure leaves the slot full,
+        // and the next capability-carrying request gets `MissingCapability`.
+        let _ = r.cnode.delete(r.slot);
+    }
+    let reply_words = reply_words.min(MSG_WORDS);
+    for (i, &word) in reply[..reply_words].iter().enumerate() {
+        set_mr(i, word);
+    }
+    let reply_caps = match caller.reply_cap() {
+        Some(cap) => {
+            set_cap(0, cap.0);
+            1
+        }
+        None => 0,
+    };
+    set_receive_slot(0, receive_slot);
+    MessageInfo::new(label, reply_caps, reply_words).0
 }

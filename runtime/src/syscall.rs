@@ -72,6 +72,21 @@ pub fn reply(info: MessageInfo) -> Result<(), Error> {
     send_message(Syscall::Reply, 0, info).map(|_| ())
 }
 
+/// [`recv`] (`reply` `None`) or [`reply_recv`] for a server loop that must keep everything in
+/// registers ([`crate::ipc_transport::serve`]): the received message's registers are stored in
+/// the IPC buffer and the result is `(kernel status, info, badge)`, no `Result` in memory.
+#[inline(always)]
+pub(crate) fn serve_step(src: CPtr, reply: Option<MessageInfo>) -> (u64, MessageInfo, Badge) {
+    let regs = match reply {
+        None => arch::syscall(Syscall::Recv as u64, src, 0, [0; 4]),
+        Some(info) => arch::syscall(Syscall::ReplyRecv as u64, src, info.0, load_cpu_mrs()),
+    };
+    if regs.status == 0 {
+        store_cpu_mrs(regs.mrs);
+    }
+    (regs.status, MessageInfo(regs.info), regs.word0)
+}
+
 /// Replies to the current caller (if any), then blocks receiving on `src`: the server loop.
 pub fn reply_recv(src: CPtr, info: MessageInfo) -> Result<(MessageInfo, Badge), Error> {
     send_message(Syscall::ReplyRecv, src, info).map(received)

@@ -36,6 +36,42 @@ pub(crate) fn syscall(number: u64, word0: u64, info: u64, mrs: [u64; 4]) -> Sysc
     }
 }
 
+/// Calls `f(ctx, a, b)` with the stack pointer first rounded down to a page boundary, so that
+/// every frame `f` and its callees push lies in pages wholly below the caller's stack pointer.
+///
+/// # Safety
+/// `f` must be sound to call with these arguments; the stack must have room for `f` below the
+/// rounded-down pointer (up to a page is skipped).
+#[inline(always)]
+pub(crate) unsafe fn call_below_page(
+    f: extern "C" fn(*mut (), u64, u64) -> u64,
+    ctx: *mut (),
+    a: u64,
+    b: u64,
+) -> u64 {
+    let ret: u64;
+    // SAFETY: x20 (callee-saved, declared clobbered) keeps the caller's sp across the call and
+    // restores it after; the skipped bytes between the two stack pointers are unused stack, the
+    // new sp is 16-byte aligned as the AAPCS64 requires, and `clobber_abi("C")` tells the
+    // compiler everything `f` may change. The caller guarantees `f` itself is sound to call.
+    unsafe {
+        asm!(
+            "mov x20, sp",
+            "and x16, x20, #-4096",
+            "mov sp, x16",
+            "blr x9",
+            "mov sp, x20",
+            in("x9") f,
+            inlateout("x0") ctx => ret,
+            in("x1") a,
+            in("x2") b,
+            out("x20") _,
+            clobber_abi("C"),
+        );
+    }
+    ret
+}
+
 /// The virtual counter, CNTVCT_EL0 (EL0 access is enabled by the kernel).
 #[inline(always)]
 pub(crate) fn read_counter() -> u64 {

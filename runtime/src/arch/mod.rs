@@ -11,12 +11,12 @@
 #[cfg(target_arch = "aarch64")]
 mod aarch64;
 #[cfg(target_arch = "aarch64")]
-pub(crate) use aarch64::{fault, read_counter, syscall};
+pub(crate) use aarch64::{call_below_page, fault, read_counter, syscall};
 
 #[cfg(target_arch = "x86_64")]
 mod x86_64;
 #[cfg(target_arch = "x86_64")]
-pub(crate) use x86_64::{fault, read_counter, syscall};
+pub(crate) use x86_64::{call_below_page, fault, read_counter, syscall};
 
 /// The registers a system call returns (see the table in `abi::syscall`).
 #[derive(Clone, Copy, Debug)]

@@ -39,6 +39,42 @@ pub(crate) fn syscall(number: u64, word0: u64, info: u64, mrs: [u64; 4]) -> Sysc
     }
 }
 
+/// Calls `f(ctx, a, b)` with the stack pointer first rounded down to a page boundary, so that
+/// every frame `f` and its callees push lies in pages wholly below the caller's stack pointer.
+///
+/// # Safety
+/// `f` must be sound to call with these arguments; the stack must have room for `f` below the
+/// rounded-down pointer (up to a page is skipped).
+#[inline(always)]
+pub(crate) unsafe fn call_below_page(
+    f: extern "C" fn(*mut (), u64, u64) -> u64,
+    ctx: *mut (),
+    a: u64,
+    b: u64,
+) -> u64 {
+    let ret: u64;
+    // SAFETY: r12 (callee-saved, declared clobbered) keeps the caller's rsp across the call and
+    // restores it after; the skipped bytes between the two stack pointers are unused stack, the
+    // new rsp is 16-byte aligned before the `call` as the SysV ABI requires, and
+    // `clobber_abi("C")` tells the compiler everything `f` may change. The caller guarantees `f`
+    // itself is sound to call.
+    unsafe {
+        core::arch::asm!(
+            "mov r12, rsp",
+            "and rsp, -4096",
+            "call rax",
+            "mov rsp, r12",
+            inlateout("rax") f as usize => ret,
+            in("rdi") ctx,
+            in("rsi") a,
+            in("rdx") b,
+            out("r12") _,
+            clobber_abi("C"),
+        );
+    }
+    ret
+}
+
 /// The time-stamp counter.
 #[inline(always)]
 pub(crate) fn read_counter() -> u64 {

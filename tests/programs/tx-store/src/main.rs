@@ -15,7 +15,7 @@
 #![no_main]
 #![forbid(unsafe_code)]
 
-use axolotl_rt::{MessageInfo, ServerInfo, get_mr, set_mr};
+use axolotl_rt::ServerInfo;
 use core::sync::atomic::{AtomicU64, Ordering};
 
 axolotl_rt::declare_server!(main);
@@ -36,43 +36,37 @@ fn main(server: &'static ServerInfo) {
         return;
     };
     let mut state = [0u64; WORDS];
-    let mut request = endpoint.recv();
-    loop {
-        let (message, _) = match request {
-            Ok(received) => received,
-            Err(e) => {
-                log::error!("tx-store: receive failed: {e}");
-                return;
-            }
-        };
-        let (a, b) = (get_mr(0) as usize, get_mr(1));
-        if matches!(message.label(), 1 | 4 | 5) {
+    // The runtime's server loop, as every server uses it: per-request buffers and locals stay
+    // off the checkpointed stack.
+    let e = axolotl_rt::ipc_transport::serve(endpoint, None, |_, label, request, reply| {
+        let word = |i: usize| request.get(i).copied().unwrap_or(0);
+        let (a, b) = (word(0) as usize, word(1));
+        if matches!(label, 1 | 4 | 5) {
             REQUESTS.fetch_add(1, Ordering::Relaxed);
         }
-        let reply = match message.label() {
+        match label {
             1 if a < WORDS => {
                 state[a] = b;
-                MessageInfo::new(0, 0, 0)
+                (0, 0)
             }
             2 if a < WORDS => {
-                set_mr(0, state[a]);
-                MessageInfo::new(0, 0, 1)
+                reply[0] = state[a];
+                (0, 1)
             }
             3 => {
-                set_mr(0, state.iter().fold(0u64, |s, w| s.wrapping_add(*w)));
-                set_mr(1, REQUESTS.load(Ordering::Relaxed));
-                MessageInfo::new(0, 0, 2)
+                reply[0] = state.iter().fold(0u64, |s, w| s.wrapping_add(*w));
+                reply[1] = REQUESTS.load(Ordering::Relaxed);
+                (0, 2)
             }
             4 => {
                 fill(&mut state, a, b);
                 REQUESTS.fetch_add(1000, Ordering::Relaxed);
-                let v = axolotl_rt::fault::null_dereference();
-                set_mr(0, v);
-                MessageInfo::new(0, 0, 1)
+                reply[0] = axolotl_rt::fault::null_dereference();
+                (0, 1)
             }
             5 => {
                 fill(&mut state, a, b);
-                MessageInfo::new(0, 0, 0)
+                (0, 0)
             }
             6 => {
                 REQUESTS.fetch_add(1000, Ordering::Relaxed);
@@ -80,10 +74,10 @@ fn main(server: &'static ServerInfo) {
                     core::hint::spin_loop();
                 }
             }
-            _ => MessageInfo::new(1, 0, 0),
-        };
-        request = endpoint.reply_recv(reply);
-    }
+            _ => (1, 0),
+        }
+    });
+    log::error!("tx-store: receive failed: {e}");
 }
 
 fn fill(state: &mut [u64; WORDS], pages: usize, value: u64) {
