@@ -7,6 +7,7 @@
 //! | 3 | [`timer`] | v1 | the timer server |
 //! | 4 | [`kv`] | v1, v2 | the key-value store (a v2 server serves v1 through an adapter) |
 //! | 5 | [`supervisor`] | v1 | the root task's supervisor |
+//! | 7 | [`snapshot`] | v1 | the root task's supervisor: concurrent snapshots of transactional servers |
 //!
 //! The shell is a client only. Ids are assigned here, once, and never reused.
 
@@ -14,6 +15,7 @@ pub mod common;
 pub mod console;
 pub mod kv;
 pub mod name;
+pub mod snapshot;
 pub mod supervisor;
 pub mod timer;
 
@@ -26,6 +28,7 @@ pub mod ids {
     pub const TIMER: u16 = 3;
     pub const KV: u16 = 4;
     pub const SUPERVISOR: u16 = 5;
+    pub const SNAPSHOT: u16 = 7;
 }
 
 /// Every interface version defined here.
@@ -36,6 +39,7 @@ pub const ALL: &[InterfaceInfo] = &[
     kv::v1::INFO,
     kv::v2::INFO,
     supervisor::v1::INFO,
+    snapshot::v1::INFO,
 ];
 
 /// The interface version and op a request label addresses (for the supervisor: is the request
@@ -140,6 +144,16 @@ mod tests {
                 (0, "list", t, f, f),
                 (1, "status", t, f, f),
                 (2, "set_log_level", t, f, f),
+            ]
+        );
+        assert_eq!(
+            table(snapshot::v1::OPS),
+            [
+                (0, "begin", f, f, f),
+                (1, "step", t, f, f),
+                (2, "take", f, f, f),
+                (3, "status", t, f, f),
+                (4, "restore", f, f, f),
             ]
         );
     }
