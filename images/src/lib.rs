@@ -20,7 +20,10 @@
 //! - every name in `devices` is one of [`DEVICE_NAMES`], and each device is granted to at most
 //!   one server of the image;
 //! - `tx_pool_pages` is in 1..=[`TX_POOL_PAGES_MAX`], `restart_after` in 1..=[`RESTART_AFTER_MAX`],
-//!   `request_budget_ms` in 0..=[`REQUEST_BUDGET_MS_MAX`].
+//!   `request_budget_ms` in 0..=[`REQUEST_BUDGET_MS_MAX`];
+//! - `snapshot` needs `transactional`, and `stack_pages + heap_pages` at most
+//!   [`SNAPSHOT_STACK_HEAP_PAGES_MAX`] (a Snapshot object holds at most 1023 pages; the rest is
+//!   for data and bss).
 #![cfg_attr(not(feature = "std"), no_std)]
 // Errors are rare and no_std has no Box: they carry their names inline.
 #![allow(clippy::result_large_err)]
@@ -57,6 +60,9 @@ pub const DEVICE_NAMES: [&str; 2] = ["uart", "timer"];
 /// Undo frames of a transactional server's region (the kernel's TxRegion holds up to 127).
 pub const TX_POOL_PAGES_MAX: u8 = 127;
 pub const DEFAULT_TX_POOL_PAGES: u8 = 31;
+/// The most stack plus heap pages of a server with `snapshot = true`: the kernel's largest
+/// Snapshot object holds 1023 region pages, and data and bss need some of them.
+pub const SNAPSHOT_STACK_HEAP_PAGES_MAX: u32 = 960;
 /// Consecutive aborted requests after which the supervisor restarts a server.
 pub const RESTART_AFTER_MAX: u8 = 100;
 pub const DEFAULT_RESTART_AFTER: u8 = 3;
@@ -132,6 +138,9 @@ pub struct ServerDesc {
     pub restart_after: u8,
     /// A request running longer than this is aborted (0: no budget).
     pub request_budget_ms: u32,
+    /// The root task gives its transactional region snapshot storage: `snapshot::v1` takes
+    /// concurrent snapshots, and a restart uses the last complete one (default false).
+    pub snapshot: bool,
 }
 
 /// Where a server's faults are delivered.
@@ -265,6 +274,10 @@ pub enum Problem {
     UnknownDevice(Name),
     /// Another server (by name) is already granted this device.
     DeviceTaken { device: Name, other: Name },
+    /// `snapshot = true` on a server that is not transactional.
+    SnapshotNeedsTransactional,
+    /// `snapshot = true` on a server whose stack and heap exceed the largest snapshot.
+    SnapshotTooLarge { pages: u32, max: u32 },
 }
 
 impl Problem {
@@ -287,6 +300,16 @@ impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Problem::NoServers => write!(f, "an image needs at least one [[server]]"),
+            Problem::SnapshotNeedsTransactional => {
+                write!(
+                    f,
+                    "needs transactional = true (a snapshot is of a TxRegion)"
+                )
+            }
+            Problem::SnapshotTooLarge { pages, max } => write!(
+                f,
+                "stack_pages + heap_pages = {pages} is more than a snapshot holds ({max})"
+            ),
             Problem::TooMany { given, max } => write!(f, "{given} given, at most {max} allowed"),
             Problem::BadName(p) => p.fmt(f),
             Problem::OutOfRange { value, min, max } => {
@@ -432,6 +455,25 @@ fn check_server_fields(s: &ServerDesc) -> Result<(), (&'static str, Problem)> {
         .map_err(|p| ("restart_after", p))?;
     check_range(s.request_budget_ms.into(), 0, REQUEST_BUDGET_MS_MAX.into())
         .map_err(|p| ("request_budget_ms", p))?;
+    check_snapshot(s).map_err(|p| ("snapshot", p))?;
+    Ok(())
+}
+
+/// `snapshot = true` needs a transactional server small enough for one Snapshot object.
+pub(crate) fn check_snapshot(s: &ServerDesc) -> Result<(), Problem> {
+    if !s.snapshot {
+        return Ok(());
+    }
+    if !s.transactional {
+        return Err(Problem::SnapshotNeedsTransactional);
+    }
+    let pages = u32::from(s.stack_pages) + u32::from(s.heap_pages);
+    if pages > SNAPSHOT_STACK_HEAP_PAGES_MAX {
+        return Err(Problem::SnapshotTooLarge {
+            pages,
+            max: SNAPSHOT_STACK_HEAP_PAGES_MAX,
+        });
+    }
     Ok(())
 }
 
@@ -541,6 +583,7 @@ const MAX_SERVER_ENCODED_LEN: usize = {
         + 3 // untyped_bits, own_cnode, poweroff
         + (1 + MAX_DEVICES * name)
         + 1 + 1 + 1 + 5 // transactional, tx_pool_pages, restart_after, request_budget_ms (varint)
+        + 1 // snapshot
 };
 
 /// Bytes the postcard encoding of any [`ImageDescription`] takes at most: a buffer of this size
@@ -616,6 +659,7 @@ mod tests {
             tx_pool_pages: DEFAULT_TX_POOL_PAGES,
             restart_after: DEFAULT_RESTART_AFTER,
             request_budget_ms: 0,
+            snapshot: false,
         }
     }
 
@@ -699,6 +743,7 @@ mod tests {
         s.tx_pool_pages = u8::MAX;
         s.restart_after = u8::MAX;
         s.request_budget_ms = u32::MAX;
+        s.snapshot = true;
         let mut servers = heapless::Vec::new();
         for _ in 0..MAX_SERVERS {
             servers.push(s.clone()).unwrap();

@@ -23,6 +23,8 @@
 //! tx_pool_pages = 31             # 1..=127: the most pages one request may dirty
 //! restart_after = 3              # 1..=100: consecutive aborts before a restart
 //! request_budget_ms = 0          # 0..=60000: a longer request is aborted (0: no budget)
+//! snapshot = false               # snapshot storage for its region (needs transactional):
+//!                                # snapshot::v1, and restarts from the last snapshot
 //!
 //! [test]                         # optional, host only (QEMU scenario tests)
 //! expect = ["line", "..."]       # substrings of output lines, in order
@@ -42,7 +44,8 @@ use crate::{
     MAX_CONTROLS, MAX_DEVICES, MAX_ENDPOINTS, MAX_SERVERS, Name, PRIORITY_MAX, PRIORITY_MIN,
     Problem, ProgramName, REQUEST_BUDGET_MS_MAX, RESERVED_ENDPOINT_NAMES, RESTART_AFTER_MAX,
     STACK_PAGES_MAX, STACK_PAGES_MIN, ServerDesc, TX_POOL_PAGES_MAX, check_device_list, check_name,
-    check_program, check_range, check_references, check_untyped_bits, first_repeated,
+    check_program, check_range, check_references, check_snapshot, check_untyped_bits,
+    first_repeated,
 };
 use axolotl_abi::Arch;
 use serde::Deserialize;
@@ -149,6 +152,8 @@ struct RawServer {
     tx_pool_pages: Option<i64>,
     restart_after: Option<i64>,
     request_budget_ms: Option<i64>,
+    #[serde(default)]
+    snapshot: bool,
 }
 
 #[derive(Deserialize)]
@@ -328,7 +333,7 @@ fn convert_server(s: &RawServer) -> Result<ServerDesc, (&'static str, Problem)> 
     .map_err(|p| ("restart_after", p))?;
     let request_budget_ms = convert_number(s.request_budget_ms, 0, 0, REQUEST_BUDGET_MS_MAX.into())
         .map_err(|p| ("request_budget_ms", p))?;
-    Ok(ServerDesc {
+    let desc = ServerDesc {
         name,
         program,
         priority: priority as u8,
@@ -346,7 +351,10 @@ fn convert_server(s: &RawServer) -> Result<ServerDesc, (&'static str, Problem)> 
         tx_pool_pages: tx_pool_pages as u8,
         restart_after: restart_after as u8,
         request_budget_ms: request_budget_ms as u32,
-    })
+        snapshot: s.snapshot,
+    };
+    check_snapshot(&desc).map_err(|p| ("snapshot", p))?;
+    Ok(desc)
 }
 
 fn convert_test(t: &RawTest) -> Result<TestSpec, (&'static str, String)> {
@@ -913,6 +921,35 @@ input = "ps\npoweroff\n"
         assert_eq!(
             err(&one("request_budget_ms = 60001")),
             "t.toml: server[0].request_budget_ms: 60001 is out of range 0..=60000"
+        );
+    }
+
+    #[test]
+    fn snapshot_field() {
+        let (desc, _) = parse(
+            "t.toml",
+            &one("transactional = true
+snapshot = true"),
+        )
+        .unwrap();
+        assert!(desc.servers[0].snapshot);
+        let (desc, _) = parse("t.toml", &one("transactional = true")).unwrap();
+        assert!(!desc.servers[0].snapshot);
+        assert_eq!(
+            err(&one("snapshot = true")),
+            "t.toml: server[0].snapshot: needs transactional = true (a snapshot is of a TxRegion)"
+        );
+        assert_eq!(
+            err(&one(
+                "transactional = true\nsnapshot = true\nstack_pages = 200\nheap_pages = 800"
+            )),
+            "t.toml: server[0].snapshot: stack_pages + heap_pages = 1000 is more than a snapshot \
+             holds (960)"
+        );
+        assert!(
+            err(&one("snapshot = 1")).contains("invalid type: integer"),
+            "{}",
+            err(&one("snapshot = 1"))
         );
     }
 }

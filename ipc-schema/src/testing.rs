@@ -3,7 +3,7 @@
 //! a peer which answers every op with something valid.
 
 use crate::interfaces::common::{LogLevel, Name, Ticks};
-use crate::interfaces::{console, inject, kv, name, supervisor, timer};
+use crate::interfaces::{console, inject, kv, name, snapshot, supervisor, timer};
 use crate::server::Caller;
 use crate::transport::{CapSlot, CapTransfer, ReplyInfo, Transport};
 use crate::wire::{Label, MSG_WORDS};
@@ -45,6 +45,9 @@ pub fn dispatch_all(
             supervisor::v1::dispatch(stub, caller, label, request, reply)
         }
         Some(inject::v1::INTERFACE) => inject::v1::dispatch(stub, caller, label, request, reply),
+        Some(snapshot::v1::INTERFACE) => {
+            snapshot::v1::dispatch(stub, caller, label, request, reply)
+        }
         _ => IpcError::UnknownInterface.reply(),
     }
 }
@@ -59,6 +62,7 @@ pub const DISPATCHES: &[(&str, crate::DispatchFn<Stub>)] = &[
     ("kv all", kv::dispatch::<Stub>),
     ("supervisor v1", supervisor::v1::dispatch::<Stub>),
     ("inject v1", inject::v1::dispatch::<Stub>),
+    ("snapshot v1", snapshot::v1::dispatch::<Stub>),
     ("all", dispatch_all),
 ];
 
@@ -291,6 +295,62 @@ impl inject::v1::Server for Stub {
     }
 }
 
+impl snapshot::v1::Server for Stub {
+    fn begin(
+        &mut self,
+        _: &mut Caller,
+        _: Name,
+    ) -> Result<snapshot::v1::SnapshotInfo, snapshot::v1::SnapshotError> {
+        self.hit();
+        Ok(snapshot::v1::SnapshotInfo::default())
+    }
+
+    fn step(
+        &mut self,
+        _: &mut Caller,
+        _: Name,
+        _: u16,
+    ) -> Result<snapshot::v1::SnapshotInfo, snapshot::v1::SnapshotError> {
+        self.hit();
+        Ok(snapshot::v1::SnapshotInfo {
+            pages: u32::MAX,
+            remaining: u32::MAX,
+            complete: true,
+            commits_at_point: u64::MAX,
+            commits_at_complete: u64::MAX,
+            copied_before_write: u32::MAX,
+            stop_ticks: u64::MAX,
+        })
+    }
+
+    fn take(
+        &mut self,
+        _: &mut Caller,
+        _: Name,
+    ) -> Result<snapshot::v1::SnapshotInfo, snapshot::v1::SnapshotError> {
+        self.hit();
+        Err(snapshot::v1::SnapshotError::Busy)
+    }
+
+    fn status(
+        &mut self,
+        _: &mut Caller,
+        _: Name,
+    ) -> Result<snapshot::v1::SnapshotInfo, snapshot::v1::SnapshotError> {
+        self.hit();
+        Err(snapshot::v1::SnapshotError::NoSnapshot)
+    }
+
+    fn restore(
+        &mut self,
+        _: &mut Caller,
+        _: Name,
+    ) -> Result<snapshot::v1::SnapshotInfo, snapshot::v1::SnapshotError> {
+        self.hit();
+        Err(snapshot::v1::SnapshotError::Incomplete)
+    }
+}
+
 /// A transport that only records: the request is handed to a callback and the call fails with
 /// [`IpcError::ServerUnavailable`].
 struct Recorder<'f> {
@@ -396,6 +456,16 @@ pub fn sample_requests(sink: &mut dyn FnMut(u64, &[u64])) {
         let _ = c.arm(short.clone(), kind);
     }
     let _ = c.arm(long.clone(), inject::v1::FaultKind::Stack);
-    let _ = c.armed(short);
-    let _ = c.armed(long);
+    let _ = c.armed(short.clone());
+    let _ = c.armed(long.clone());
+
+    let c = snapshot::v1::Client::new(&recorder);
+    for n in [&short, &long] {
+        let _ = c.begin(n.clone());
+        let _ = c.step(n.clone(), 0);
+        let _ = c.step(n.clone(), u16::MAX);
+        let _ = c.take(n.clone());
+        let _ = c.status(n.clone());
+        let _ = c.restore(n.clone());
+    }
 }

@@ -310,6 +310,7 @@ fn finalise_object(cap: Cap) {
         Cap::VSpace { asid, .. } => vspace::free_asid(asid),
         Cap::IrqHandler { irq } => irq::release(irq as u32),
         Cap::TxRegion { region } => crate::txregion::destroy(region),
+        Cap::Snapshot { snapshot } => crate::snapshot::destroy(snapshot),
         _ => {}
     }
 }

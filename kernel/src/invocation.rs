@@ -73,6 +73,10 @@ pub fn invoke(
         Cap::IrqControl => irq_control_op(op, &args),
         Cap::IrqHandler { irq } => irq_handler_op(op, irq as u32, &args),
         Cap::TxRegion { region } => tx_region_op(op, region, &args),
+        Cap::Snapshot { snapshot } => match op {
+            Invocation::SnapshotStatus => Ok(Results::with(&crate::snapshot::status(snapshot))),
+            _ => Err(Error::IllegalOperation),
+        },
         Cap::IoPortControl => io_port_control_op(op, &args),
         Cap::IoPort { first, last } => io_port_op(op, first, last, &args),
         Cap::SysControl => match op {
@@ -209,6 +213,9 @@ pub fn make_object(ty: ObjectType, paddr: u64, obj_bits: u32, size_bits: u32, de
         },
         ObjectType::TxRegion => Cap::TxRegion {
             region: crate::txregion::make(paddr, obj_bits),
+        },
+        ObjectType::Snapshot => Cap::Snapshot {
+            snapshot: crate::snapshot::make(paddr, obj_bits),
         },
         ObjectType::VSpace => {
             Cpu::init_vspace_root(paddr);
@@ -591,6 +598,13 @@ fn io_port_op(op: Invocation, first: u16, last: u16, args: &Args) -> Result<Resu
     }
 }
 
+fn snapshot_arg(args: &Args, i: usize) -> Result<crate::snapshot::SnapPtr, Error> {
+    match lookup_typed(args, args.get(i)?, |c| matches!(c, Cap::Snapshot { .. }))?.1 {
+        Cap::Snapshot { snapshot } => Ok(snapshot),
+        _ => unreachable!(),
+    }
+}
+
 fn tx_region_op(
     op: Invocation,
     region: crate::txregion::TxPtr,
@@ -619,6 +633,18 @@ fn tx_region_op(
         Invocation::TxRegionSetBudget => {
             crate::txregion::set_budget(region, args.get(0)?);
             Ok(Results::default())
+        }
+        Invocation::TxRegionSnapshotBegin => {
+            let snapshot = snapshot_arg(args, 0)?;
+            Ok(Results::with(&crate::snapshot::begin(region, snapshot)?))
+        }
+        Invocation::TxRegionSnapshotStep => {
+            Ok(Results::with(&crate::snapshot::step(region, args.get(0)?)?))
+        }
+        Invocation::TxRegionSnapshotRestore => {
+            let snapshot = snapshot_arg(args, 0)?;
+            let restored = crate::snapshot::restore(region, snapshot, args.get(1)?)?;
+            Ok(Results::with(&[restored]))
         }
         _ => Err(Error::IllegalOperation),
     }

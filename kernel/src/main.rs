@@ -23,6 +23,7 @@ mod irq;
 mod klog;
 mod object;
 mod sched;
+mod snapshot;
 mod state;
 mod syscall;
 mod tcb;

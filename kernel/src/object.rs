@@ -74,6 +74,10 @@ pub enum Cap {
     TxRegion {
         region: crate::txregion::TxPtr,
     },
+    /// Snapshot storage for a TxRegion.
+    Snapshot {
+        snapshot: crate::snapshot::SnapPtr,
+    },
     /// The authority to issue I/O-port capabilities (x86_64).
     IoPortControl,
     /// The I/O ports `first..=last` (x86_64).
@@ -105,6 +109,7 @@ impl Cap {
             Cap::VSpace { paddr, .. } => (8, paddr),
             Cap::IrqHandler { irq } => (9, irq as u64),
             Cap::TxRegion { region } => (10, region.as_ptr() as u64),
+            Cap::Snapshot { snapshot } => (11, snapshot.as_ptr() as u64),
         })
     }
 

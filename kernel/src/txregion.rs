@@ -64,6 +64,8 @@ pub struct TxRegion {
     pub budget: u64,
     pub began: u64,
     pub log: UndoLog<LOG_CAPACITY>,
+    /// The snapshot being copied, if any (`crate::snapshot`).
+    pub snapshot: Option<crate::snapshot::SnapPtr>,
 }
 
 const _: () = assert!(core::mem::size_of::<TxRegion>() <= PAGE_SIZE);
@@ -99,6 +101,7 @@ pub fn make(paddr: u64, bits: u32) -> TxPtr {
     reg.budget = 0;
     reg.began = 0;
     reg.log = UndoLog::new();
+    reg.snapshot = None;
     r
 }
 
@@ -243,6 +246,14 @@ fn reprotect(asid: u16, e: &UndoEntry) {
     Cpu::flush_page(asid, e.vaddr);
 }
 
+/// Outside a transaction: write-protects the pages written since the last commit (a server's
+/// start-up, or between a reply and its next receive), so that their next write traps.
+pub fn commit_log(reg: &mut TxRegion) {
+    if !reg.active && !reg.log.is_empty() {
+        commit(reg);
+    }
+}
+
 fn commit(reg: &mut TxRegion) {
     for e in reg.log.entries() {
         reprotect(reg.asid, e);
@@ -287,6 +298,8 @@ fn save_page(reg: &mut TxRegion, page: u64) -> WriteFault {
     if *pte & Cpu::PTE_TX == 0 || Cpu::pte_is_writable(*pte) {
         return WriteFault::NotOurs;
     }
+    // A snapshot being copied gets the page before anything writes it.
+    crate::snapshot::before_write(reg, page, frame);
     let offset = if reg.active {
         undo::save_from(page, reg.checkpoint.sp, reg.stack.0, reg.stack.1)
     } else {
@@ -384,12 +397,7 @@ pub fn abort(r: TxPtr, flags: u64, reply_label: u64) -> Result<u64, Error> {
                 // (deleting its last capability empties the queue).
                 unsafe { (*ep.as_ptr()).queue.push_front(&mut Tcbs, c) };
             }
-            _ => {
-                ct.ctx.set_badge(0);
-                ct.ctx.set_info(MessageInfo::new(reply_label, 0, 0).0);
-                ct.ctx.set_status(0);
-                sched::wake(c);
-            }
+            _ => answer(c, reply_label),
         }
     }
     // Back at its receive point, waiting for the next request.
@@ -397,6 +405,48 @@ pub fn abort(r: TxPtr, flags: u64, reply_label: u64) -> Result<u64, Error> {
         crate::ipc::receive(t, ep, true);
     }
     Ok(restored)
+}
+
+/// Answers a caller whose request will never be: a reply with `label` and no words.
+fn answer(c: TcbPtr, label: u64) {
+    let ct = tcb_mut(c);
+    ct.reply_to = None;
+    ct.ctx.set_badge(0);
+    ct.ctx.set_info(MessageInfo::new(label, 0, 0).0);
+    ct.ctx.set_status(0);
+    sched::wake(c);
+}
+
+/// Stops the bound thread of `r` for a restore from a snapshot: an open transaction is dropped
+/// (counted as an abort; its pages are about to be overwritten, so only re-protected) and its
+/// caller answered with `reply_label`.
+pub fn stop_for_restore(r: TxPtr, reply_label: u64) {
+    let reg = region(r);
+    let Some(t) = reg.bound else {
+        return;
+    };
+    let caller = tcb_mut(t).caller.take();
+    sched::suspend(t);
+    for e in reg.log.entries() {
+        reprotect(reg.asid, e);
+    }
+    reg.log.clear();
+    if reg.active {
+        reg.aborts += 1;
+    }
+    reg.active = false;
+    if let Some(c) = caller {
+        answer(c, reply_label);
+    }
+}
+
+/// Restarts the stopped thread `t` with registers `ctx` (its receive point) waiting for a
+/// request on `ep`.
+pub fn resume_at(t: TcbPtr, ctx: UserContext, ep: NonNull<Endpoint>) {
+    let tcb = tcb_mut(t);
+    tcb.ctx = ctx;
+    tcb.fault = None;
+    crate::ipc::receive(t, ep, true);
 }
 
 /// Sets the time budget of each request, in counter ticks (0: none).
@@ -432,6 +482,7 @@ pub fn status(r: TxPtr) -> [u64; 6] {
 /// and give its pages back their write permission.
 pub fn destroy(r: TxPtr) {
     let reg = region(r);
+    crate::snapshot::region_destroyed(reg);
     commit(reg);
     if let Some(t) = reg.bound.take() {
         tcb_mut(t).tx = None;

@@ -22,6 +22,7 @@ mod error;
 mod platform;
 mod policy;
 mod slots;
+mod snapshots;
 mod supervisor;
 mod system;
 mod untyped;
@@ -155,6 +156,22 @@ fn main(bootinfo: &'static BootInfo) -> ! {
             s
         })
         .collect();
+    // Snapshot storage for the servers whose image entry asks for it.
+    for ((desc, server), s) in image
+        .servers
+        .iter()
+        .zip(&servers)
+        .zip(supervised.iter_mut())
+    {
+        if let Some(server) = server.as_ref().filter(|_| desc.snapshot)
+            && server.tx.is_some()
+        {
+            match system::make_snapshot(&mut b, server.tx_pages) {
+                Ok(snapshot) => s.snapshot = Some(snapshot),
+                Err(e) => error!("server '{}': no snapshot storage: {e}", desc.name),
+            }
+        }
+    }
     // The supervisor forwards log-level changes to the console server, if the image has one.
     let console = endpoints.get("console").map(console::v1::Client::new);
     let mut tcbs = tcbs;

@@ -100,8 +100,13 @@ impl Recovery {
 
     /// The server was restarted: a fresh region, counting commits from 0.
     pub fn restarted(&mut self) {
+        self.restarted_at(0);
+    }
+
+    /// The server was restarted in its region (from a snapshot), which has counted `commits`.
+    pub fn restarted_at(&mut self, commits: u64) {
         self.consecutive_aborts = 0;
-        self.commits_seen = 0;
+        self.commits_seen = commits;
         self.redelivered = false;
     }
 }

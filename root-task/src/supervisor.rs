@@ -14,6 +14,11 @@
 //!   `set_log_level` is forwarded to the console server when the image has one (see
 //!   [`Supervisor::set_log_level`]).
 //!
+//! - **Requests** of `snapshot::v1` (same badges, interface id `SNAPSHOT`), served by
+//!   [`crate::snapshots::Snapshots`]: concurrent snapshots of servers with `snapshot = true`.
+//!   A server due for a restart that has a complete snapshot of its current region is restored
+//!   from it instead of being rebuilt from its image.
+//!
 //! The supervisor is single-threaded: while it forwards a request to the console it receives
 //! nothing, so a fault of the console in that moment would wait for a supervisor waiting for the
 //! console. Only `set_log_level` calls out, and the console's handler of it only updates a table.
@@ -26,7 +31,7 @@ use axolotl_abi::fault::{
 use axolotl_abi::{Error, FaultKind, MessageInfo};
 use axolotl_image::Name;
 use axolotl_rt::server_info::{CONTROL_INJECT, MAX_ENDPOINTS, SERVER_CONTROL_OFFSET};
-use axolotl_rt::{Cap, Endpoint, Tcb, TxRegion, get_mr, reply, set_mr};
+use axolotl_rt::{Cap, Endpoint, Snapshot, Tcb, TxRegion, get_mr, reply, set_mr};
 use ipc_schema::console::v1 as console;
 use ipc_schema::console::v1::ConsoleError;
 use ipc_schema::inject::v1::{self as inject, FaultKind as InjectKind, InjectError};
@@ -58,6 +63,12 @@ pub struct Supervised {
     pub restarts: u64,
     /// The fault armed in its control words (`inject::v1`) and not reported yet.
     pub armed: Option<InjectKind>,
+    /// Its snapshot storage (`snapshot = true` in the image).
+    pub snapshot: Option<Cap<Snapshot>>,
+    /// The region the last snapshot was begun on (a restart from the image makes a new one).
+    pub snapshot_region: Option<Cap<TxRegion>>,
+    /// Counter ticks the server was stopped by the last snapshot begun.
+    pub snapshot_stop_ticks: u64,
 }
 
 impl Supervised {
@@ -79,6 +90,9 @@ impl Supervised {
             stopped: false,
             restarts: 0,
             armed: None,
+            snapshot: None,
+            snapshot_region: None,
+            snapshot_stop_ticks: 0,
         }
     }
 
@@ -281,6 +295,17 @@ pub fn run<C: Transport>(
                 &request[..words],
                 &mut answer,
             )
+        } else if interface == Some(ipc_schema::snapshot::v1::INTERFACE) {
+            let mut snapshots = crate::snapshots::Snapshots {
+                servers: supervisor.servers,
+            };
+            ipc_schema::snapshot::v1::dispatch(
+                &mut snapshots,
+                &mut caller,
+                message.label(),
+                &request[..words],
+                &mut answer,
+            )
         } else {
             v1::dispatch(
                 &mut supervisor,
@@ -306,6 +331,28 @@ pub fn run<C: Transport>(
 /// `Restarted` first, so that no caller mistakes the new server for the one it was talking to.
 fn restart_server(server: &mut Supervised, index: usize, restart: Restart) {
     let name = server.name.clone();
+    if crate::snapshots::restorable(server) {
+        match crate::snapshots::restore(server) {
+            Ok((pages, point)) => {
+                server.restarts += 1;
+                let commits = server
+                    .tx
+                    .and_then(|tx| tx.status().ok())
+                    .map_or(0, |s| s.commits);
+                server.recovery.restarted_at(commits);
+                server.stopped = false;
+                server.set_control(CONTROL_INJECT, 0);
+                server.armed = None;
+                warn!(
+                    "'{name}' restarted from its snapshot (generation {}): {pages} pages, the \
+                     state after {point} requests",
+                    server.restarts
+                );
+                return;
+            }
+            Err(e) => warn!("'{name}': restore from its snapshot failed ({e}); using its image"),
+        }
+    }
     if let Some(old) = server.tcb {
         let _ = old.suspend();
     }

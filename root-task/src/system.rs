@@ -27,7 +27,8 @@ use axolotl_rt::server_info::{
     ServerInfo, call_badge,
 };
 use axolotl_rt::{
-    CNode, Cap, CapType, Endpoint, Frame, IrqHandler, Notification, Tcb, TxRegion, VSpace, root,
+    CNode, Cap, CapType, Endpoint, Frame, IrqHandler, Notification, Snapshot, Tcb, TxRegion,
+    VSpace, root,
 };
 use core::fmt::Write;
 use log::{error, info, warn};
@@ -92,6 +93,8 @@ pub struct BuiltServer {
     /// A copy of its server-info frame, mapped writable in the root task at
     /// [`control_page`]`(index)` (set by [`grant`]): the supervisor's control words.
     pub control: Option<Cap<Frame>>,
+    /// Pages the region covers (0 without one).
+    pub tx_pages: u64,
 }
 
 /// Where the root task maps server `index`'s info page (see [`crate::builder::CONTROL_VADDR`]).
@@ -354,6 +357,7 @@ fn build_in(
         tx: None,
         control: None,
         memory: None,
+        tx_pages: 0,
     };
 
     // The program: each page filled through the scratch mapping, then mapped with the union of
@@ -398,7 +402,9 @@ fn build_in(
 
     // A transactional server: its writable program pages, heap and stack form its region.
     if desc.transactional {
-        server.tx = Some(make_tx_region(b, &elf, desc, vspace, tcb)?);
+        let (region, pages) = make_tx_region(b, &elf, desc, vspace, tcb)?;
+        server.tx = Some(region);
+        server.tx_pages = pages;
     }
 
     // IPC buffer: mapped, then registered with the TCB, then stored.
@@ -844,14 +850,18 @@ fn make_tx_region(
     desc: &ServerDesc,
     vspace: Cap<VSpace>,
     tcb: Cap<Tcb>,
-) -> Result<Cap<TxRegion>, BuildError> {
+) -> Result<(Cap<TxRegion>, u64), BuildError> {
     let pages = (u64::from(desc.tx_pool_pages) + 1).next_power_of_two();
     let bits = PAGE.trailing_zeros() + pages.trailing_zeros();
     let region: Cap<TxRegion> =
         b.make(ObjectType::TxRegion, bits, "make the transactional region")?;
     // Runs of writable program pages (usually one: .data and .bss).
     let mut run: Option<(u64, u64)> = None;
+    let mut covered = 0;
     for page in elf.pages() {
+        if page.writable {
+            covered += 1;
+        }
         match run {
             Some((start, end)) if page.writable && page.vaddr == end => {
                 run = Some((start, end + PAGE))
@@ -898,7 +908,25 @@ fn make_tx_region(
     }
     tcb.bind_tx_region(Some(region))
         .context("bind the transactional region")?;
-    Ok(region)
+    Ok((region, covered + heap_pages + stack_pages))
+}
+
+/// Makes snapshot storage for a transactional region of `pages` pages: a Snapshot object with a
+/// frame per page (plus its header page, rounded up to a power of two).
+pub fn make_snapshot(b: &mut Builder, pages: u64) -> Result<Cap<Snapshot>, BuildError> {
+    let frames = (pages + 1).next_power_of_two();
+    let bits = PAGE.trailing_zeros() + frames.trailing_zeros();
+    if bits > axolotl_abi::object::SNAPSHOT_MAX_BITS {
+        return Err(BuildError::Kernel {
+            what: "make the snapshot storage (the region is larger than a snapshot holds)",
+            error: axolotl_rt::Error::RangeError,
+        });
+    }
+    b.make(
+        ObjectType::Snapshot,
+        bits.max(axolotl_abi::object::SNAPSHOT_MIN_BITS),
+        "make the snapshot storage",
+    )
 }
 
 #[cfg(test)]

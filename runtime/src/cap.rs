@@ -63,6 +63,8 @@ cap_types! {
     IoPort,
     /// A transactional memory region: a header and a pool of undo frames.
     TxRegion,
+    /// Snapshot storage for a transactional region: a header and one frame per region page.
+    Snapshot,
     /// A capability of a type not (yet) known.
     Unspecified,
 }
@@ -501,6 +503,83 @@ impl Cap<TxRegion> {
             request_badge: get_mr(3),
             commits: get_mr(4),
             aborts: get_mr(5),
+        })
+    }
+}
+
+impl Cap<TxRegion> {
+    /// Begins a concurrent snapshot of the region into `snapshot` at its last committed state;
+    /// the server keeps running, and each page is copied before its next write. Returns (region
+    /// pages, the region's commit count at the snapshot point).
+    pub fn snapshot_begin(self, snapshot: Cap<Snapshot>) -> Result<(u64, u64), Error> {
+        self.invoke(Invocation::TxRegionSnapshotBegin, &[snapshot.cptr])?;
+        Ok((get_mr(0), get_mr(1)))
+    }
+
+    /// Copies up to `max_pages` pages of the snapshot in progress. Returns (pages copied, pages
+    /// still to copy); (0, 0) when none is in progress (it completed, or was never begun).
+    pub fn snapshot_step(self, max_pages: u64) -> Result<(u64, u64), Error> {
+        self.invoke(Invocation::TxRegionSnapshotStep, &[max_pages])?;
+        Ok((get_mr(0), get_mr(1)))
+    }
+
+    /// Puts the complete `snapshot` of this region back: the server is at its state at the
+    /// snapshot point, waiting for its next request; an open request is answered with
+    /// `reply_label`. Returns the pages restored.
+    pub fn snapshot_restore(self, snapshot: Cap<Snapshot>, reply_label: u64) -> Result<u64, Error> {
+        self.invoke(
+            Invocation::TxRegionSnapshotRestore,
+            &[snapshot.cptr, reply_label],
+        )?;
+        Ok(get_mr(0))
+    }
+}
+
+/// Where a snapshot is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SnapshotState {
+    /// Never begun.
+    #[default]
+    Empty,
+    /// Being copied.
+    InProgress,
+    /// Every page copied: it can be restored.
+    Complete,
+    /// The copy was interrupted (a restore of the region, or the region destroyed).
+    Cancelled,
+}
+
+/// What [`Cap<Snapshot>::status`] reports.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SnapshotStatus {
+    pub state: SnapshotState,
+    /// Pages of the region.
+    pub pages: u64,
+    /// Pages not copied yet.
+    pub remaining: u64,
+    /// The region's commit count at the snapshot point and when the copy completed.
+    pub commits_at_point: u64,
+    pub commits_at_complete: u64,
+    /// Pages the write-fault path copied (a write came before the copier).
+    pub copied_before_write: u64,
+}
+
+impl Cap<Snapshot> {
+    pub fn status(self) -> Result<SnapshotStatus, Error> {
+        use axolotl_abi::invocation::{SNAPSHOT_COMPLETE, SNAPSHOT_EMPTY, SNAPSHOT_IN_PROGRESS};
+        self.invoke(Invocation::SnapshotStatus, &[])?;
+        Ok(SnapshotStatus {
+            state: match get_mr(0) {
+                SNAPSHOT_EMPTY => SnapshotState::Empty,
+                SNAPSHOT_IN_PROGRESS => SnapshotState::InProgress,
+                SNAPSHOT_COMPLETE => SnapshotState::Complete,
+                _ => SnapshotState::Cancelled,
+            },
+            pages: get_mr(1),
+            remaining: get_mr(2),
+            commits_at_point: get_mr(3),
+            commits_at_complete: get_mr(4),
+            copied_before_write: get_mr(5),
         })
     }
 }

@@ -44,8 +44,8 @@ pub use axolotl_abi::{
 };
 pub use cap::{
     CNode, Cap, CapType, Endpoint, Frame, IoPort, IoPortControl, IrqControl, IrqHandler,
-    Notification, PageTable, SysControl, Tcb, ThreadRegisters, TxRegion, TxStatus, Unspecified,
-    Untyped, VSpace,
+    Notification, PageTable, Snapshot, SnapshotState, SnapshotStatus, SysControl, Tcb,
+    ThreadRegisters, TxRegion, TxStatus, Unspecified, Untyped, VSpace,
 };
 pub use ipc_buffer::{get_mr, set_mr, set_mrs};
 pub use logger::{init_log, set_log_level};

@@ -8,6 +8,7 @@
 //! | 4 | [`kv`] | v1, v2 | the key-value store (a v2 server serves v1 through an adapter) |
 //! | 5 | [`supervisor`] | v1 | the root task's supervisor |
 //! | 6 | [`inject`] | v1 | the root task's supervisor (deliberate faults) |
+//! | 7 | [`snapshot`] | v1 | the root task's supervisor: concurrent snapshots of transactional servers |
 //!
 //! The shell is a client only. Ids are assigned here, once, and never reused.
 
@@ -16,6 +17,7 @@ pub mod console;
 pub mod inject;
 pub mod kv;
 pub mod name;
+pub mod snapshot;
 pub mod supervisor;
 pub mod timer;
 
@@ -29,6 +31,7 @@ pub mod ids {
     pub const KV: u16 = 4;
     pub const SUPERVISOR: u16 = 5;
     pub const INJECT: u16 = 6;
+    pub const SNAPSHOT: u16 = 7;
 }
 
 /// Every interface version defined here.
@@ -40,6 +43,7 @@ pub const ALL: &[InterfaceInfo] = &[
     kv::v2::INFO,
     supervisor::v1::INFO,
     inject::v1::INFO,
+    snapshot::v1::INFO,
 ];
 
 /// The interface version and op a request label addresses (for the supervisor: is the request
@@ -144,6 +148,16 @@ mod tests {
                 (0, "list", t, f, f),
                 (1, "status", t, f, f),
                 (2, "set_log_level", t, f, f),
+            ]
+        );
+        assert_eq!(
+            table(snapshot::v1::OPS),
+            [
+                (0, "begin", f, f, f),
+                (1, "step", t, f, f),
+                (2, "take", f, f, f),
+                (3, "status", t, f, f),
+                (4, "restore", f, f, f),
             ]
         );
     }

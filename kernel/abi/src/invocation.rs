@@ -34,6 +34,10 @@
 //! | `TxRegionAbort` | TxRegion | flags (bit 0: re-deliver the request), reply label | pages restored |
 //! | `TxRegionSetBudget` | TxRegion | budget in counter ticks (0: none) | |
 //! | `TxRegionStatus` | TxRegion | | in transaction, dirty pages, request label, request badge, commits, aborts |
+//! | `TxRegionSnapshotBegin` | TxRegion | Snapshot | region pages, commits at the snapshot point |
+//! | `TxRegionSnapshotStep` | TxRegion | most pages to copy | pages copied, pages still to copy |
+//! | `TxRegionSnapshotRestore` | TxRegion | Snapshot (complete), reply label for an open request | pages restored |
+//! | `SnapshotStatus` | Snapshot | | state, region pages, pages still to copy, commits at the point, commits when complete, pages copied before a write |
 //! | `IoPortControlIssue` | I/O-port control | first port, last port, dest CNode, dest index | |
 //! | `IoPortIn8` | I/O port range | port | byte read |
 //! | `IoPortOut8` | I/O port range | port, byte | |
@@ -72,6 +76,10 @@ pub enum Invocation {
     TxRegionAbort = 71,
     TxRegionStatus = 72,
     TxRegionSetBudget = 73,
+    TxRegionSnapshotBegin = 74,
+    TxRegionSnapshotStep = 75,
+    TxRegionSnapshotRestore = 76,
+    SnapshotStatus = 77,
     IoPortIn8 = 61,
     IoPortOut8 = 62,
 }
@@ -110,6 +118,10 @@ impl Invocation {
             71 => TxRegionAbort,
             72 => TxRegionStatus,
             73 => TxRegionSetBudget,
+            74 => TxRegionSnapshotBegin,
+            75 => TxRegionSnapshotStep,
+            76 => TxRegionSnapshotRestore,
+            77 => SnapshotStatus,
             61 => IoPortIn8,
             62 => IoPortOut8,
             _ => return None,
@@ -125,6 +137,13 @@ pub const TX_RANGE_STACK: u64 = 1;
 /// `TxRegionAbort` flag: put the aborted request back at the head of the endpoint's queue, so the
 /// server receives it again, instead of replying to the caller with the given label.
 pub const TX_ABORT_REDELIVER: u64 = 1;
+
+/// `SnapshotStatus` states: never begun, being copied, complete (restorable), cancelled (a
+/// restore of the region or the region's destruction interrupted the copy).
+pub const SNAPSHOT_EMPTY: u64 = 0;
+pub const SNAPSHOT_IN_PROGRESS: u64 = 1;
+pub const SNAPSHOT_COMPLETE: u64 = 2;
+pub const SNAPSHOT_CANCELLED: u64 = 3;
 
 /// How many argument registers `TcbWriteRegisters`/`TcbReadRegisters` transfer.
 pub const TCB_ARG_REGISTERS: usize = 6;
@@ -142,6 +161,6 @@ mod tests {
                 seen += 1;
             }
         }
-        assert_eq!(seen, 32);
+        assert_eq!(seen, 36);
     }
 }

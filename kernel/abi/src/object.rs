@@ -20,6 +20,9 @@ pub enum ObjectType {
     /// A transactional memory region of `2^size_bits` bytes: one header page and a pool of undo
     /// frames (see `TxRegionAddRange`).
     TxRegion = 8,
+    /// Snapshot storage of `2^size_bits` bytes: one header page and `2^size_bits / 4096 - 1`
+    /// page frames, enough for a region of that many pages (see `TxRegionSnapshotBegin`).
+    Snapshot = 9,
 }
 
 /// log2 of the size of a TCB object.
@@ -38,6 +41,9 @@ pub const CNODE_MAX_RADIX: u32 = 16;
 /// The smallest and largest TxRegion objects: a header page plus 1..=127 undo frames.
 pub const TX_REGION_MIN_BITS: u32 = 13;
 pub const TX_REGION_MAX_BITS: u32 = 19;
+/// The smallest and largest Snapshot objects: a header page plus 1..=1023 page frames.
+pub const SNAPSHOT_MIN_BITS: u32 = 13;
+pub const SNAPSHOT_MAX_BITS: u32 = 22;
 
 impl ObjectType {
     pub const fn from_u64(n: u64) -> Option<ObjectType> {
@@ -51,6 +57,7 @@ impl ObjectType {
             6 => ObjectType::PageTable,
             7 => ObjectType::VSpace,
             8 => ObjectType::TxRegion,
+            9 => ObjectType::Snapshot,
             _ => return None,
         })
     }
@@ -76,6 +83,13 @@ impl ObjectType {
             }
             ObjectType::TxRegion => {
                 if size_bits >= TX_REGION_MIN_BITS && size_bits <= TX_REGION_MAX_BITS {
+                    Some(size_bits)
+                } else {
+                    None
+                }
+            }
+            ObjectType::Snapshot => {
+                if size_bits >= SNAPSHOT_MIN_BITS && size_bits <= SNAPSHOT_MAX_BITS {
                     Some(size_bits)
                 } else {
                     None
@@ -146,10 +160,13 @@ mod tests {
         assert_eq!(ObjectType::Untyped.object_bits(3), None);
         assert_eq!(ObjectType::Untyped.object_bits(20), Some(20));
         assert_eq!(ObjectType::Frame.object_bits(99), Some(12));
-        for n in 0..9 {
+        for n in 0..10 {
             assert_eq!(ObjectType::from_u64(n).unwrap() as u64, n);
         }
-        assert_eq!(ObjectType::from_u64(9), None);
+        assert_eq!(ObjectType::from_u64(10), None);
+        assert_eq!(ObjectType::Snapshot.object_bits(12), None);
+        assert_eq!(ObjectType::Snapshot.object_bits(22), Some(22));
+        assert_eq!(ObjectType::Snapshot.object_bits(23), None);
         assert_eq!(ObjectType::TxRegion.object_bits(12), None);
         assert_eq!(ObjectType::TxRegion.object_bits(16), Some(16));
     }

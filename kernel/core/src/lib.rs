@@ -7,6 +7,7 @@
 //! | [`queue`] | the intrusive doubly-linked FIFO used by run queues and endpoint/notification wait queues |
 //! | [`sched`] | the 256 ready queues with a bitmap of the non-empty priorities |
 //! | [`undo`] | transactional regions: their address ranges and the undo log of one transaction |
+//! | [`snapshot`] | concurrent snapshots of a region: page numbering and the not-yet-copied bitmap |
 //!
 //! The kernel stores links *intrusively* in its objects (a CNode slot holds its [`cdt::CdtLinks`],
 //! a TCB its [`queue::QueueLinks`]) and addresses objects by raw pointers. Every algorithm is
@@ -25,6 +26,7 @@
 pub mod cdt;
 pub mod queue;
 pub mod sched;
+pub mod snapshot;
 pub mod undo;
 pub mod untyped;
 

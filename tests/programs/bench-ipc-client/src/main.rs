@@ -113,6 +113,24 @@ fn measure_transactions(tx: Cap<Endpoint>, plain: Cap<Endpoint>) -> bool {
     true
 }
 
+/// How long a snapshot stops the transactional kv (`kv-tx`, through the supervisor's
+/// `snapshot::v1`): a concurrent snapshot's `begin` (the snapshot point; the copy then runs in
+/// steps while the server serves) against stop-and-copy (`take`: the point and the copy of every
+/// page before the server runs again). Both are the supervisor's own count around the kernel
+/// invocations, during which no server runs. Returns (stop, stop-and-copy, region pages).
+fn measure_snapshot(supervisor: Cap<Endpoint>) -> Option<(u64, u64, u32)> {
+    use ipc_schema::snapshot::v1::Client;
+    let snapshots = Client::new(supervisor);
+    let name = ipc_schema::interfaces::common::Name::try_from("kv-tx").ok()?;
+    let begun = snapshots.begin(name.clone()).ok()?;
+    let mut info = begun;
+    while !info.complete {
+        info = snapshots.step(name.clone(), 4).ok()?;
+    }
+    let taken = snapshots.take(name).ok()?;
+    Some((begun.stop_ticks, taken.stop_ticks, taken.pages))
+}
+
 /// Instructions per round trip carrying `words` message words (each way).
 fn measure(endpoint: Cap<Endpoint>, words: usize) -> Option<u64> {
     let info = MessageInfo::new(0, 0, words);
@@ -167,6 +185,21 @@ fn main(server: &'static ServerInfo) {
             }
             _ => {
                 log::error!("bench-ipc-client: a kv request failed");
+                failed = true;
+            }
+        }
+    }
+    if let Some(supervisor) = server.client("supervisor") {
+        match measure_snapshot(supervisor) {
+            Some((stop, stop_and_copy, pages)) => {
+                axolotl_rt::debug_println!("BENCH snapshot.stop.instructions={stop}");
+                axolotl_rt::debug_println!(
+                    "BENCH snapshot.stop_and_copy.instructions={stop_and_copy}"
+                );
+                axolotl_rt::debug_println!("BENCH snapshot.region.pages={pages}");
+            }
+            None => {
+                log::error!("bench-ipc-client: a snapshot request failed");
                 failed = true;
             }
         }

@@ -31,17 +31,18 @@ impl Rng {
 }
 
 /// Invocation labels, including unknown ones.
-const LABELS: [u64; 20] = [
-    0, 1, 10, 11, 12, 13, 15, 16, 18, 20, 21, 22, 23, 24, 30, 32, 34, 70, 72, 999,
+const LABELS: [u64; 24] = [
+    0, 1, 10, 11, 12, 13, 15, 16, 18, 20, 21, 22, 23, 24, 30, 32, 34, 70, 72, 74, 75, 76, 77, 999,
 ];
 /// Object types it may make (no endpoints or notifications: nothing it could block on).
-const TYPES: [ObjectType; 6] = [
+const TYPES: [ObjectType; 7] = [
     ObjectType::Untyped,
     ObjectType::Frame,
     ObjectType::CNode,
     ObjectType::PageTable,
     ObjectType::VSpace,
     ObjectType::TxRegion,
+    ObjectType::Snapshot,
 ];
 
 fn main(server: &'static ServerInfo) {
@@ -74,7 +75,7 @@ fn main(server: &'static ServerInfo) {
             let size = match ty {
                 ObjectType::Untyped => 12 + rng.below(bits.saturating_sub(11) as u64),
                 ObjectType::CNode => 1 + rng.below(6),
-                ObjectType::TxRegion => 13 + rng.below(3),
+                ObjectType::TxRegion | ObjectType::Snapshot => 13 + rng.below(3),
                 _ => rng.below(64),
             };
             set_mrs(&[ty as u64, size, 0, pick(&mut rng), 1 + rng.below(3)]);
