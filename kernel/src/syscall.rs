@@ -76,6 +76,16 @@ fn dispatch(cur: TcbPtr, sc: Syscall) -> Result<(), Error> {
         Syscall::Reply => ipc::reply(cur),
         Syscall::Yield => sched::request(Reschedule::Rotate),
         Syscall::DebugPutChar => crate::klog::putc(t.ctx.cptr() as u8),
+        Syscall::DebugWrite => {
+            // Bytes beyond the message registers, or a thread without an IPC buffer: nothing
+            // more is written.
+            if let Some(buffer) = t.ipc_buffer() {
+                let len = (t.ctx.cptr() as usize).min(buffer.msg.len() * 8);
+                for i in 0..len {
+                    crate::klog::putc((buffer.msg[i / 8] >> (8 * (i % 8))) as u8);
+                }
+            }
+        }
     }
     Ok(())
 }

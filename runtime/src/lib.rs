@@ -50,4 +50,4 @@ pub use cap::{
 pub use ipc_buffer::{get_mr, set_mr, set_mrs};
 pub use logger::{init_log, set_log_level};
 pub use server_info::{DeviceGrant, ServerInfo};
-pub use syscall::{debug_put_char, reply, yield_now};
+pub use syscall::{debug_put_char, debug_write, reply, yield_now};

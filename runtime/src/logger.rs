@@ -8,7 +8,7 @@
 //!   `[name LEVEL]` prefix and can filter the line by the level table `set_log_level` fills);
 //! - everything else (the root task, the console server itself, a server without the capability,
 //!   a line whose console call failed, a line logged while a console call is in progress) is
-//!   written byte by byte with the `DebugPutChar` system call.
+//!   written with the `DebugWrite` system call (a whole line per call).
 //!
 //! [`attach_console`] (called by the server entry glue) looks the capability up. The console call
 //! never logs, and a line started while one is in flight goes to the debug console, so logging
@@ -19,7 +19,7 @@
 
 use crate::cap::{Cap, Endpoint};
 use crate::server_info::ServerInfo;
-use crate::syscall::debug_put_char;
+use crate::syscall::debug_write;
 use core::fmt::{self, Write};
 use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use ipc_schema::console::v1::{self as console, Bytes, CHUNK_LEN};
@@ -152,7 +152,7 @@ impl ConsoleLine {
             FALLBACKS.fetch_add(1, Ordering::Relaxed);
             self.console = 0;
         }
-        bytes.iter().copied().for_each(debug_put_char);
+        debug_write(bytes);
     }
 
     /// Sends what is left; the line is done.
@@ -182,7 +182,7 @@ pub struct DebugConsole;
 
 impl Write for DebugConsole {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        s.bytes().for_each(debug_put_char);
+        debug_write(s.as_bytes());
         Ok(())
     }
 }
@@ -202,10 +202,7 @@ impl LineWriter {
     }
 
     fn flush(&mut self) {
-        self.buf[..self.len]
-            .iter()
-            .copied()
-            .for_each(debug_put_char);
+        debug_write(&self.buf[..self.len]);
         self.len = 0;
     }
 }

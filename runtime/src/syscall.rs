@@ -97,6 +97,19 @@ pub fn yield_now() {
     arch::syscall(Syscall::Yield as u64, 0, 0, [0; 4]);
 }
 
+/// Writes `bytes` to the kernel's debug console, up to 960 bytes per system call (through the
+/// message registers, which it overwrites).
+pub fn debug_write(bytes: &[u8]) {
+    for chunk in bytes.chunks(axolotl_abi::message::MSG_MAX_LENGTH * 8) {
+        for (i, word) in chunk.chunks(8).enumerate() {
+            let mut w = [0u8; 8];
+            w[..word.len()].copy_from_slice(word);
+            crate::ipc_buffer::set_mr(i, u64::from_le_bytes(w));
+        }
+        arch::syscall(Syscall::DebugWrite as u64, chunk.len() as u64, 0, [0; 4]);
+    }
+}
+
 /// Writes one byte to the kernel's debug console.
 pub fn debug_put_char(c: u8) {
     arch::syscall(Syscall::DebugPutChar as u64, u64::from(c), 0, [0; 4]);

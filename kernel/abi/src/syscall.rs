@@ -38,6 +38,9 @@ pub enum Syscall {
     NBRecv = 8,
     /// Debug console output of one byte through the kernel log device.
     DebugPutChar = 9,
+    /// Debug console output of the first `word0` bytes of the caller's message registers
+    /// (`IpcBuffer::msg` read as bytes, at most `MSG_MAX_LENGTH * 8`), in one system call.
+    DebugWrite = 10,
 }
 
 impl Syscall {
@@ -52,6 +55,7 @@ impl Syscall {
             7 => Syscall::Yield,
             8 => Syscall::NBRecv,
             9 => Syscall::DebugPutChar,
+            10 => Syscall::DebugWrite,
             _ => return None,
         })
     }

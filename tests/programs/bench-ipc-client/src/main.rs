@@ -80,8 +80,8 @@ fn measure_restart(ep: Cap<Endpoint>) -> Option<u64> {
 fn measure_transactions(tx: Cap<Endpoint>, plain: Cap<Endpoint>) -> bool {
     let workloads: [(&str, u64, &[u64]); 3] = [
         ("get", 2, &[600]),
-        ("put_1page", 5, &[1, 3]),
-        ("put_8page", 5, &[8, 5]),
+        ("put_1page", 7, &[1, 3]),
+        ("put_8page", 7, &[8, 5]),
     ];
     for (name, label, args) in workloads {
         let (Some(on), Some(off)) = (

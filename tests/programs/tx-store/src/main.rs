@@ -11,6 +11,7 @@
 //! | 4 | set words `i * 512` (i < `MR0` pages) to `MR1`, bump the counter, then dereference null | (never) |
 //! | 5 | set words `i * 512` (i < `MR0` pages) to `MR1` | |
 //! | 6 | bump the counter, then loop forever | (never) |
+//! | 7 | set words `i * 512` (i < `MR0` pages) to `MR1`, nothing else (the benchmarks' N-page write) | |
 #![no_std]
 #![no_main]
 #![forbid(unsafe_code)]
@@ -64,7 +65,7 @@ fn main(server: &'static ServerInfo) {
                 reply[0] = axolotl_rt::fault::null_dereference();
                 (0, 1)
             }
-            5 => {
+            5 | 7 => {
                 fill(&mut state, a, b);
                 (0, 0)
             }
