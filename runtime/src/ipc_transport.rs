@@ -103,11 +103,38 @@ pub fn serve<F>(endpoint: Cap<Endpoint>, cap_receive: Option<CapReceive>, mut ha
 where
     F: FnMut(&mut Caller, u64, &[u64], &mut [u64; MSG_WORDS]) -> (u64, usize),
 {
+    serve_switching(
+        [endpoint, endpoint],
+        0,
+        cap_receive,
+        |_, caller, label, request, reply| {
+            let (label, words) = handler(caller, label, request, reply);
+            (label, words, 0)
+        },
+    )
+}
+
+/// [`serve`] over two endpoints, receiving on one at a time: `handler` is also told which
+/// endpoint (0 or 1) the request came in on, and returns which one to receive on after its
+/// reply. The reply goes to the caller whichever endpoint it called (`ReplyRecv` replies through
+/// the reply right and then waits on the endpoint it names). A server that can be upgraded live
+/// serves its service endpoint (0) and, while frozen or before it takes over, its upgrade control
+/// endpoint (1): meanwhile the calls of its clients wait on the service endpoint.
+pub fn serve_switching<F>(
+    endpoints: [Cap<Endpoint>; 2],
+    start: usize,
+    cap_receive: Option<CapReceive>,
+    mut handler: F,
+) -> Error
+where
+    F: FnMut(usize, &mut Caller, u64, &[u64], &mut [u64; MSG_WORDS]) -> (u64, usize, usize),
+{
     let mut request = [0u64; MSG_WORDS];
     let mut reply = [0u64; MSG_WORDS];
     let receive_slot = cap_receive.map_or(0, |r| r.slot);
     set_receive_slot(0, receive_slot);
-    let mut next = endpoint.recv();
+    let mut on = start.min(1);
+    let mut next = endpoints[on].recv();
     loop {
         let (info, badge) = match next {
             Ok(message) => message,
@@ -120,8 +147,8 @@ where
         let received =
             (receive_slot != 0 && cap_transferred(info)).then_some(CapSlot(receive_slot));
         let mut caller = Caller::new(badge, received);
-        let (label, reply_words) =
-            handler(&mut caller, info.label(), &request[..words], &mut reply);
+        let (label, reply_words, then) =
+            handler(on, &mut caller, info.label(), &request[..words], &mut reply);
         if let (Some(r), Some(_)) = (cap_receive, caller.received_cap()) {
             // Nobody claimed it: free the slot for the next one. Failure leaves the slot full,
             // and the next capability-carrying request gets `MissingCapability`.
@@ -139,6 +166,7 @@ where
             None => 0,
         };
         set_receive_slot(0, receive_slot);
-        next = endpoint.reply_recv(MessageInfo::new(label, reply_caps, reply_words));
+        on = then.min(1);
+        next = endpoints[on].reply_recv(MessageInfo::new(label, reply_caps, reply_words));
     }
 }

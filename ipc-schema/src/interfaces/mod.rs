@@ -4,9 +4,10 @@
 //! |---|---|---|---|
 //! | 1 | [`name`] | v1 | the name service |
 //! | 2 | [`console`] | v1 | the console server |
-//! | 3 | [`timer`] | v1 | the timer server |
+//! | 3 | [`timer`] | v1, v2 | the timer server (a v2 server serves v1 through an adapter) |
 //! | 4 | [`kv`] | v1, v2 | the key-value store (a v2 server serves v1 through an adapter) |
 //! | 5 | [`supervisor`] | v1 | the root task's supervisor |
+//! | 8 | [`upgrade`] | v1 | every server that can be upgraded live (to the supervisor only) |
 //!
 //! The shell is a client only. Ids are assigned here, once, and never reused.
 
@@ -16,6 +17,7 @@ pub mod kv;
 pub mod name;
 pub mod supervisor;
 pub mod timer;
+pub mod upgrade;
 
 use crate::meta::{InterfaceInfo, OpInfo};
 
@@ -26,6 +28,7 @@ pub mod ids {
     pub const TIMER: u16 = 3;
     pub const KV: u16 = 4;
     pub const SUPERVISOR: u16 = 5;
+    pub const UPGRADE: u16 = 8;
 }
 
 /// Every interface version defined here.
@@ -33,9 +36,11 @@ pub const ALL: &[InterfaceInfo] = &[
     name::v1::INFO,
     console::v1::INFO,
     timer::v1::INFO,
+    timer::v2::INFO,
     kv::v1::INFO,
     kv::v2::INFO,
     supervisor::v1::INFO,
+    upgrade::v1::INFO,
 ];
 
 /// The interface version and op a request label addresses (for the supervisor: is the request
@@ -116,6 +121,17 @@ mod tests {
             ]
         );
         assert_eq!(
+            table(timer::v2::OPS),
+            [
+                (0, "now", t, f, f),
+                (1, "frequency", t, f, f),
+                (2, "sleep", t, f, f),
+                (3, "register", t, t, f),
+                (4, "set_deadline", t, f, f),
+                (5, "pending", t, f, f),
+            ]
+        );
+        assert_eq!(
             table(kv::v1::OPS),
             [
                 (0, "get", t, f, f),
@@ -140,6 +156,16 @@ mod tests {
                 (0, "list", t, f, f),
                 (1, "status", t, f, f),
                 (2, "set_log_level", t, f, f),
+            ]
+        );
+        assert_eq!(
+            table(upgrade::v1::OPS),
+            [
+                (0, "formats", t, f, f),
+                (1, "freeze", t, f, f),
+                (2, "export", t, f, f),
+                (3, "import", t, f, f),
+                (4, "serve", t, f, f),
             ]
         );
     }
