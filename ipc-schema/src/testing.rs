@@ -3,7 +3,7 @@
 //! a peer which answers every op with something valid.
 
 use crate::interfaces::common::{LogLevel, Name, Ticks};
-use crate::interfaces::{console, inject, kv, name, snapshot, supervisor, timer};
+use crate::interfaces::{console, inject, kv, name, snapshot, supervisor, timer, upgrade};
 use crate::server::Caller;
 use crate::transport::{CapSlot, CapTransfer, ReplyInfo, Transport};
 use crate::wire::{Label, MSG_WORDS};
@@ -39,7 +39,7 @@ pub fn dispatch_all(
     match interface {
         Some(name::v1::INTERFACE) => name::v1::dispatch(stub, caller, label, request, reply),
         Some(console::v1::INTERFACE) => console::v1::dispatch(stub, caller, label, request, reply),
-        Some(timer::v1::INTERFACE) => timer::v1::dispatch(stub, caller, label, request, reply),
+        Some(timer::v1::INTERFACE) => timer::dispatch(stub, caller, label, request, reply),
         Some(kv::v2::INTERFACE) => kv::dispatch(stub, caller, label, request, reply),
         Some(supervisor::v1::INTERFACE) => {
             supervisor::v1::dispatch(stub, caller, label, request, reply)
@@ -48,6 +48,7 @@ pub fn dispatch_all(
         Some(snapshot::v1::INTERFACE) => {
             snapshot::v1::dispatch(stub, caller, label, request, reply)
         }
+        Some(upgrade::v1::INTERFACE) => upgrade::v1::dispatch(stub, caller, label, request, reply),
         _ => IpcError::UnknownInterface.reply(),
     }
 }
@@ -57,12 +58,15 @@ pub const DISPATCHES: &[(&str, crate::DispatchFn<Stub>)] = &[
     ("name v1", name::v1::dispatch::<Stub>),
     ("console v1", console::v1::dispatch::<Stub>),
     ("timer v1", timer::v1::dispatch::<Stub>),
+    ("timer v2", timer::v2::dispatch::<Stub>),
+    ("timer all", timer::dispatch::<Stub>),
     ("kv v1", kv::v1::dispatch::<Stub>),
     ("kv v2", kv::v2::dispatch::<Stub>),
     ("kv all", kv::dispatch::<Stub>),
     ("supervisor v1", supervisor::v1::dispatch::<Stub>),
     ("inject v1", inject::v1::dispatch::<Stub>),
     ("snapshot v1", snapshot::v1::dispatch::<Stub>),
+    ("upgrade v1", upgrade::v1::dispatch::<Stub>),
     ("all", dispatch_all),
 ];
 
@@ -173,6 +177,46 @@ impl timer::v1::Server for Stub {
     ) -> Result<(), timer::v1::TimerError> {
         self.hit();
         Err(timer::v1::TimerError::NotRegistered)
+    }
+}
+
+impl timer::v2::Server for Stub {
+    fn now(&mut self, _: &mut Caller) -> Result<Ticks, Never> {
+        self.hit();
+        Ok(0)
+    }
+
+    fn frequency(&mut self, _: &mut Caller) -> Result<u64, Never> {
+        self.hit();
+        Ok(1)
+    }
+
+    fn sleep(&mut self, _: &mut Caller, _: Ticks) -> Result<(), timer::v2::TimerError> {
+        self.hit();
+        Ok(())
+    }
+
+    fn register(&mut self, caller: &mut Caller) -> Result<(), timer::v2::TimerError> {
+        self.hit();
+        let _ = caller.take_cap();
+        Ok(())
+    }
+
+    fn set_deadline(
+        &mut self,
+        _: &mut Caller,
+        _: Option<timer::v2::Deadline>,
+    ) -> Result<(), timer::v2::TimerError> {
+        self.hit();
+        Ok(())
+    }
+
+    fn pending(
+        &mut self,
+        _: &mut Caller,
+    ) -> Result<Option<timer::v2::Deadline>, timer::v2::TimerError> {
+        self.hit();
+        Ok(None)
     }
 }
 
@@ -351,6 +395,48 @@ impl snapshot::v1::Server for Stub {
     }
 }
 
+impl upgrade::v1::Server for Stub {
+    fn formats(
+        &mut self,
+        _: &mut Caller,
+    ) -> Result<upgrade::v1::Formats, upgrade::v1::UpgradeError> {
+        self.hit();
+        Ok(upgrade::v1::Formats::default())
+    }
+
+    fn freeze(&mut self, _: &mut Caller) -> Result<(), upgrade::v1::UpgradeError> {
+        self.hit();
+        Err(upgrade::v1::UpgradeError::WrongMode)
+    }
+
+    fn export(
+        &mut self,
+        _: &mut Caller,
+        _: u8,
+        _: u32,
+    ) -> Result<upgrade::v1::ExportChunk, upgrade::v1::UpgradeError> {
+        self.hit();
+        Ok(upgrade::v1::ExportChunk::default())
+    }
+
+    fn import(
+        &mut self,
+        _: &mut Caller,
+        _: u8,
+        _: u32,
+        _: upgrade::v1::Chunk,
+        _: bool,
+    ) -> Result<(), upgrade::v1::UpgradeError> {
+        self.hit();
+        Ok(())
+    }
+
+    fn serve(&mut self, _: &mut Caller) -> Result<(), upgrade::v1::UpgradeError> {
+        self.hit();
+        Ok(())
+    }
+}
+
 /// A transport that only records: the request is handed to a callback and the call fails with
 /// [`IpcError::ServerUnavailable`].
 struct Recorder<'f> {
@@ -419,6 +505,19 @@ pub fn sample_requests(sink: &mut dyn FnMut(u64, &[u64])) {
     let _ = c.set_deadline(None);
     let _ = c.set_deadline(Some(u64::MAX));
 
+    let c = timer::v2::Client::new(&recorder);
+    let _ = c.now();
+    let _ = c.frequency();
+    let _ = c.sleep(u64::MAX);
+    let _ = c.register(slot);
+    let _ = c.set_deadline(None);
+    let longest = timer::v2::Deadline {
+        at: u64::MAX,
+        period: Some(u64::MAX),
+    };
+    let _ = c.set_deadline(Some(longest));
+    let _ = c.pending();
+
     let c = kv::v1::Client::new(&recorder);
     let mut value = kv::v1::Value::new();
     for key in [0, u64::MAX] {
@@ -468,4 +567,15 @@ pub fn sample_requests(sink: &mut dyn FnMut(u64, &[u64])) {
         let _ = c.status(n.clone());
         let _ = c.restore(n.clone());
     }
+
+    let c = upgrade::v1::Client::new(&recorder);
+    let _ = c.formats();
+    let _ = c.freeze();
+    let mut chunk = upgrade::v1::Chunk::new();
+    for (format, offset) in [(0, 0), (u8::MAX, u32::MAX)] {
+        let _ = c.export(format, offset);
+        let _ = c.import(format, offset, chunk.clone(), format != 0);
+        while chunk.push(0xc3).is_ok() {}
+    }
+    let _ = c.serve();
 }

@@ -107,6 +107,32 @@ pub fn serve<F>(endpoint: Cap<Endpoint>, cap_receive: Option<CapReceive>, mut ha
 where
     F: FnMut(&mut Caller, u64, &[u64], &mut [u64; MSG_WORDS]) -> (u64, usize),
 {
+    serve_switching(
+        [endpoint, endpoint],
+        0,
+        cap_receive,
+        |_, caller, label, request, reply| {
+            let (label, words) = handler(caller, label, request, reply);
+            (label, words, 0)
+        },
+    )
+}
+
+/// [`serve`] over two endpoints, receiving on one at a time: `handler` is also told which
+/// endpoint (0 or 1) the request came in on, and returns which one to receive on after its
+/// reply. The reply goes to the caller whichever endpoint it called (`ReplyRecv` replies through
+/// the reply right and then waits on the endpoint it names). A server that can be upgraded live
+/// serves its service endpoint (0) and, while frozen or before it takes over, its upgrade control
+/// endpoint (1): meanwhile the calls of its clients wait on the service endpoint.
+pub fn serve_switching<F>(
+    endpoints: [Cap<Endpoint>; 2],
+    start: usize,
+    cap_receive: Option<CapReceive>,
+    mut handler: F,
+) -> Error
+where
+    F: FnMut(usize, &mut Caller, u64, &[u64], &mut [u64; MSG_WORDS]) -> (u64, usize, usize),
+{
     let receive_slot = cap_receive.map_or(0, |r| r.slot);
     let mut context = Request {
         handler: &mut handler,
@@ -117,47 +143,55 @@ where
     // Everything the loop keeps from one request to the next stays in registers: a store to
     // this frame, which lies above the receive-time stack pointer, would cost every transaction a
     // page save.
+    let mut on = start.min(1);
     let mut reply = None;
     loop {
-        let (status, info, badge) = crate::syscall::serve_step(endpoint.cptr(), reply);
+        let (status, info, badge) = crate::syscall::serve_step(endpoints[on].cptr(), reply);
         if status != 0 {
             return crate::syscall::status_error(status);
         }
         // SAFETY: `one_request::<F>` is called with a pointer to the live `Request<F>` above,
         // which nothing else uses meanwhile; serve's callers leave it the stack a server has
         // (the server-info layout gives every server at least a few pages).
-        let answer = unsafe {
-            crate::arch::call_below_page(one_request::<F>, context.cast(), info.0, badge)
+        let (answer, then) = unsafe {
+            crate::arch::call_below_page(one_request::<F>, context.cast(), info.0, badge, on as u64)
         };
         reply = Some(MessageInfo(answer));
+        on = (then as usize).min(1);
     }
 }
 
-/// What [`serve`]'s loop hands to [`one_request`].
+/// What [`serve_switching`]'s loop hands to [`one_request`].
 struct Request<'h, F> {
     handler: &'h mut F,
     cap_receive: Option<CapReceive>,
 }
 
-/// Handles one request (message info `info`, sender `badge`) and leaves the reply in the message
-/// registers; returns the reply's message info.
+/// Handles one request (message info `info`, sender `badge`, on endpoint `on`) and leaves the
+/// reply in the message registers; returns the reply's message info and the endpoint to receive
+/// on next.
 ///
 /// [`serve`] runs it on the page below its own stack frame: a transaction saves the stack above
 /// the receive-time stack pointer, and pages wholly below it are dead at that point, so the
 /// locals of every request (here and in the handler) never cost a page save; the message buffers
 /// are in the IPC buffer's page, outside any region. What `serve` itself keeps across requests
 /// stays in its registers.
-extern "C" fn one_request<F>(context: *mut (), info: u64, badge: u64) -> u64
+extern "C" fn one_request<F>(context: *mut (), info: u64, badge: u64, on: u64) -> Pair
 where
-    F: FnMut(&mut Caller, u64, &[u64], &mut [u64; MSG_WORDS]) -> (u64, usize),
+    F: FnMut(usize, &mut Caller, u64, &[u64], &mut [u64; MSG_WORDS]) -> (u64, usize, usize),
 {
-    // SAFETY: `serve` passes a pointer to its `Request<F>`, live and unaliased for this call.
+    // SAFETY: `serve_switching` passes a pointer to its `Request<F>`, live and unaliased for this
+    // call.
     let context = unsafe { &mut *context.cast::<Request<'_, F>>() };
     let info = MessageInfo(info);
+    let on = on as usize;
     // SAFETY: only this function uses the buffers, and it does not nest (a handler does not
     // serve).
     let Some((request, reply)) = (unsafe { message_buffers() }) else {
-        return MessageInfo::new(IpcError::ServerUnavailable.code(), 0, 0).0;
+        return Pair(
+            MessageInfo::new(IpcError::ServerUnavailable.code(), 0, 0).0,
+            on as u64,
+        );
     };
     let receive_slot = context.cap_receive.map_or(0, |r| r.slot);
     let words = info.length();
@@ -172,8 +206,8 @@ where
     {
         crate::fault::inject(kind);
     }
-    let (label, reply_words) =
-        (context.handler)(&mut caller, info.label(), &request[..words], reply);
+    let (label, reply_words, then) =
+        (context.handler)(on, &mut caller, info.label(), &request[..words], reply);
     if let (Some(r), Some(_)) = (context.cap_receive, caller.received_cap()) {
         // Nobody claimed it: free the slot for the next one. Failure leaves the slot full,
         // and the next capability-carrying request gets `MissingCapability`.
@@ -191,5 +225,12 @@ where
         None => 0,
     };
     set_receive_slot(0, receive_slot);
-    MessageInfo::new(label, reply_caps, reply_words).0
+    Pair(
+        MessageInfo::new(label, reply_caps, reply_words).0,
+        then as u64,
+    )
 }
+
+/// Two words returned in two registers (x0/x1, rax/rdx).
+#[repr(C)]
+pub(crate) struct Pair(pub u64, pub u64);

@@ -236,6 +236,13 @@ pub struct ServerInfo {
     /// Platform devices it was granted.
     pub devices: [DeviceEntry; MAX_DEVICES],
     pub n_devices: u64,
+    /// Its upgrade control endpoint (0: none): the endpoint only the supervisor calls, on which
+    /// the server takes `upgrade::v1` requests while frozen or before it first serves (see
+    /// docs/ARCHITECTURE.md, "Live upgrade").
+    pub upgrade_control: CPtr,
+    /// Non-zero: the server is a new version started to take over from an old one; it first
+    /// waits on its control endpoint for its state, and serves its endpoint only when told to.
+    pub upgrade_import: u64,
 }
 
 const _: () = assert!(core::mem::size_of::<ServerInfo>() <= SERVER_CONTROL_OFFSET);
@@ -285,6 +292,8 @@ impl ServerInfo {
             counter_frequency: 0,
             devices: [DeviceEntry::EMPTY; MAX_DEVICES],
             n_devices: 0,
+            upgrade_control: 0,
+            upgrade_import: 0,
         };
         info.name_len = copy_name(&mut info.name, name) as u64;
         info
@@ -391,6 +400,17 @@ impl ServerInfo {
         self.empty_start..self.empty_end.max(self.empty_start)
     }
 
+    /// Its upgrade control endpoint, if it has one.
+    pub fn upgrade_control(&self) -> Option<Cap<Endpoint>> {
+        nonzero(self.upgrade_control)
+    }
+
+    /// Whether it starts by importing an old version's state (on its control endpoint) rather
+    /// than by serving. Never without a control endpoint.
+    pub fn starts_importing(&self) -> bool {
+        self.upgrade_import != 0 && self.upgrade_control != 0
+    }
+
     /// The heap as an address range (empty if none).
     pub fn heap(&self) -> core::ops::Range<u64> {
         self.heap_base..self.heap_base.saturating_add(self.heap_len)
@@ -433,6 +453,15 @@ mod tests {
         assert_eq!(info.endpoint("ping"), Some(Cap::from_cptr(5)));
         assert_eq!(info.controls()[0].name(), "a-very-long-server-name-");
         assert!(info.sys_control().is_none());
+        assert_eq!(info.upgrade_control(), None);
+        info.upgrade_import = 1;
+        assert!(
+            !info.starts_importing(),
+            "importing needs a control endpoint"
+        );
+        info.upgrade_control = 12;
+        assert_eq!(info.upgrade_control(), Some(Cap::from_cptr(12)));
+        assert!(info.starts_importing());
         for i in 1..MAX_CALLS {
             assert!(info.push_call("x", i as u64));
         }

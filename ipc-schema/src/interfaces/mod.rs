@@ -4,11 +4,12 @@
 //! |---|---|---|---|
 //! | 1 | [`name`] | v1 | the name service |
 //! | 2 | [`console`] | v1 | the console server |
-//! | 3 | [`timer`] | v1 | the timer server |
+//! | 3 | [`timer`] | v1, v2 | the timer server (a v2 server serves v1 through an adapter) |
 //! | 4 | [`kv`] | v1, v2 | the key-value store (a v2 server serves v1 through an adapter) |
 //! | 5 | [`supervisor`] | v1 | the root task's supervisor |
 //! | 6 | [`inject`] | v1 | the root task's supervisor (deliberate faults) |
 //! | 7 | [`snapshot`] | v1 | the root task's supervisor: concurrent snapshots of transactional servers |
+//! | 8 | [`upgrade`] | v1 | every server that can be upgraded live (to the supervisor only) |
 //!
 //! The shell is a client only. Ids are assigned here, once, and never reused.
 
@@ -20,6 +21,7 @@ pub mod name;
 pub mod snapshot;
 pub mod supervisor;
 pub mod timer;
+pub mod upgrade;
 
 use crate::meta::{InterfaceInfo, OpInfo};
 
@@ -32,6 +34,7 @@ pub mod ids {
     pub const SUPERVISOR: u16 = 5;
     pub const INJECT: u16 = 6;
     pub const SNAPSHOT: u16 = 7;
+    pub const UPGRADE: u16 = 8;
 }
 
 /// Every interface version defined here.
@@ -39,11 +42,13 @@ pub const ALL: &[InterfaceInfo] = &[
     name::v1::INFO,
     console::v1::INFO,
     timer::v1::INFO,
+    timer::v2::INFO,
     kv::v1::INFO,
     kv::v2::INFO,
     supervisor::v1::INFO,
     inject::v1::INFO,
     snapshot::v1::INFO,
+    upgrade::v1::INFO,
 ];
 
 /// The interface version and op a request label addresses (for the supervisor: is the request
@@ -124,6 +129,17 @@ mod tests {
             ]
         );
         assert_eq!(
+            table(timer::v2::OPS),
+            [
+                (0, "now", t, f, f),
+                (1, "frequency", t, f, f),
+                (2, "sleep", t, f, f),
+                (3, "register", t, t, f),
+                (4, "set_deadline", t, f, f),
+                (5, "pending", t, f, f),
+            ]
+        );
+        assert_eq!(
             table(kv::v1::OPS),
             [
                 (0, "get", t, f, f),
@@ -158,6 +174,16 @@ mod tests {
                 (2, "take", f, f, f),
                 (3, "status", t, f, f),
                 (4, "restore", f, f, f),
+            ]
+        );
+        assert_eq!(
+            table(upgrade::v1::OPS),
+            [
+                (0, "formats", t, f, f),
+                (1, "freeze", t, f, f),
+                (2, "export", t, f, f),
+                (3, "import", t, f, f),
+                (4, "serve", t, f, f),
             ]
         );
     }

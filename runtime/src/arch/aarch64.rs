@@ -36,7 +36,7 @@ pub(crate) fn syscall(number: u64, word0: u64, info: u64, mrs: [u64; 4]) -> Sysc
     }
 }
 
-/// Calls `f(ctx, a, b)` with the stack pointer first rounded down to a page boundary, so that
+/// Calls `f(ctx, a, b, c)` (which returns two words in two registers) with the stack pointer first rounded down to a page boundary, so that
 /// every frame `f` and its callees push lies in pages wholly below the caller's stack pointer.
 ///
 /// # Safety
@@ -44,12 +44,13 @@ pub(crate) fn syscall(number: u64, word0: u64, info: u64, mrs: [u64; 4]) -> Sysc
 /// rounded-down pointer (up to a page is skipped).
 #[inline(always)]
 pub(crate) unsafe fn call_below_page(
-    f: extern "C" fn(*mut (), u64, u64) -> u64,
+    f: extern "C" fn(*mut (), u64, u64, u64) -> crate::ipc_transport::Pair,
     ctx: *mut (),
     a: u64,
     b: u64,
-) -> u64 {
-    let ret: u64;
+    c: u64,
+) -> (u64, u64) {
+    let (ret0, ret1): (u64, u64);
     // SAFETY: x20 (callee-saved, declared clobbered) keeps the caller's sp across the call and
     // restores it after; the skipped bytes between the two stack pointers are unused stack, the
     // new sp is 16-byte aligned as the AAPCS64 requires, and `clobber_abi("C")` tells the
@@ -62,14 +63,15 @@ pub(crate) unsafe fn call_below_page(
             "blr x9",
             "mov sp, x20",
             in("x9") f,
-            inlateout("x0") ctx => ret,
-            in("x1") a,
+            inlateout("x0") ctx => ret0,
+            inlateout("x1") a => ret1,
             in("x2") b,
+            in("x3") c,
             out("x20") _,
             clobber_abi("C"),
         );
     }
-    ret
+    (ret0, ret1)
 }
 
 /// The virtual counter, CNTVCT_EL0 (EL0 access is enabled by the kernel).

@@ -39,7 +39,7 @@ pub(crate) fn syscall(number: u64, word0: u64, info: u64, mrs: [u64; 4]) -> Sysc
     }
 }
 
-/// Calls `f(ctx, a, b)` with the stack pointer first rounded down to a page boundary, so that
+/// Calls `f(ctx, a, b, c)` (which returns two words in two registers) with the stack pointer first rounded down to a page boundary, so that
 /// every frame `f` and its callees push lies in pages wholly below the caller's stack pointer.
 ///
 /// # Safety
@@ -47,12 +47,13 @@ pub(crate) fn syscall(number: u64, word0: u64, info: u64, mrs: [u64; 4]) -> Sysc
 /// rounded-down pointer (up to a page is skipped).
 #[inline(always)]
 pub(crate) unsafe fn call_below_page(
-    f: extern "C" fn(*mut (), u64, u64) -> u64,
+    f: extern "C" fn(*mut (), u64, u64, u64) -> crate::ipc_transport::Pair,
     ctx: *mut (),
     a: u64,
     b: u64,
-) -> u64 {
-    let ret: u64;
+    c: u64,
+) -> (u64, u64) {
+    let (ret0, ret1): (u64, u64);
     // SAFETY: r12 (callee-saved, declared clobbered) keeps the caller's rsp across the call and
     // restores it after; the skipped bytes between the two stack pointers are unused stack, the
     // new rsp is 16-byte aligned before the `call` as the SysV ABI requires, and
@@ -64,15 +65,16 @@ pub(crate) unsafe fn call_below_page(
             "and rsp, -4096",
             "call rax",
             "mov rsp, r12",
-            inlateout("rax") f as usize => ret,
+            inlateout("rax") f as usize => ret0,
             in("rdi") ctx,
             in("rsi") a,
-            in("rdx") b,
+            inlateout("rdx") b => ret1,
+            in("rcx") c,
             out("r12") _,
             clobber_abi("C"),
         );
     }
-    ret
+    (ret0, ret1)
 }
 
 /// The time-stamp counter.

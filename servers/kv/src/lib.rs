@@ -1,6 +1,12 @@
 //! `kv`: the key-value store server's logic, built for the host (tests) and for the bare-metal
 //! server program (`src/main.rs`).
 //!
+//! Three server programs share this library: `kv` and `kv2` (version 2, below), `kv1` (version
+//! 1: `kv::v1` only, over [`StateV1`]), and `kv3` (a deliberately broken version 3 whose state
+//! import always fails, for the upgrade rollback demo). All of them can be upgraded live: the
+//! [`upgrade`] module gives their state formats and the v1 -> v2 migration, and
+//! [`program`] their server loop with an `upgrade::Agent`.
+//!
 //! Where it sits: clients call `kv::v2::Client` (or the older `kv::v1::Client`) from
 //! `ipc-schema` -> the server program's loop (`axolotl_rt::ipc_transport::serve`) -> [`Kv::handle`]
 //! -> `ipc_schema::kv::dispatch`, which routes v2 requests to the [`Kv`]'s `v2::Server` methods
@@ -16,11 +22,16 @@
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
+#[cfg(target_os = "none")]
+pub mod program;
 pub mod server;
 pub mod state;
+pub mod state_v1;
+pub mod upgrade;
 
 pub use server::{Clock, FixedClock, Kv};
 pub use state::{CAPACITY, Entry, InvalidState, State};
+pub use state_v1::{EntryV1, KvV1, StateV1};
 
 use ipc_schema::kv;
 
