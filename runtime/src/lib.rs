@@ -43,9 +43,9 @@ pub use axolotl_abi::{
     Badge, CPtr, CapRights, Error, FaultKind, MessageInfo, ObjectType, PAGE_SIZE, VmAttributes,
 };
 pub use cap::{
-    CNode, Cap, CapType, Endpoint, Frame, IoPort, IoPortControl, IrqControl, IrqHandler,
-    Notification, PageTable, SysControl, Tcb, ThreadRegisters, TxRegion, TxStatus, Unspecified,
-    Untyped, VSpace,
+    CNode, Cap, CapType, Endpoint, Frame, InvariantReport, IoPort, IoPortControl, IrqControl,
+    IrqHandler, Notification, PageTable, SysControl, Tcb, ThreadRegisters, TxRegion, TxStatus,
+    Unspecified, Untyped, VSpace,
 };
 pub use ipc_buffer::{get_mr, set_mr, set_mrs};
 pub use logger::{init_log, set_log_level};
