@@ -32,6 +32,8 @@ use core::fmt;
 use serde::{Deserialize, Serialize};
 
 #[cfg(feature = "std")]
+pub mod authority;
+#[cfg(feature = "std")]
 mod parse;
 #[cfg(feature = "std")]
 pub use parse::{
@@ -99,6 +101,21 @@ pub type ProgramName = heapless::String<PROGRAM_MAX_LEN>;
 pub struct ImageDescription {
     pub name: Name,
     pub servers: heapless::Vec<ServerDesc, MAX_SERVERS>,
+    /// Debug only: make the root task itself fault (TOML `[image] debug_root_task_fault`).
+    pub debug_root_task_fault: DebugRootTaskFault,
+}
+
+/// A deliberate, real fault of the root task, for testing that the kernel reports a fault of the
+/// supervisor and stops the system (the root task has no fault handler). Never set in a real
+/// image; only the scenario `root-task-fault` uses it.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DebugRootTaskFault {
+    /// No deliberate fault (the default).
+    #[default]
+    Never,
+    /// After every server is started, before it starts supervising, the root task loads from
+    /// address 0 (TOML `"after-start"`).
+    AfterStart,
 }
 
 /// One server: the program it runs, its resources and the capabilities it is given.
@@ -588,7 +605,7 @@ const MAX_SERVER_ENCODED_LEN: usize = {
 
 /// Bytes the postcard encoding of any [`ImageDescription`] takes at most: a buffer of this size
 /// always suffices for [`encode`].
-pub const MAX_ENCODED_LEN: usize = (1 + 24) + 1 + MAX_SERVERS * MAX_SERVER_ENCODED_LEN;
+pub const MAX_ENCODED_LEN: usize = (1 + 24) + 1 + MAX_SERVERS * MAX_SERVER_ENCODED_LEN + 1;
 
 /// Encodes `desc` with postcard into `buf` and returns the used part.
 pub fn encode<'a>(
@@ -682,6 +699,7 @@ mod tests {
         ImageDescription {
             name: name("demo"),
             servers,
+            debug_root_task_fault: DebugRootTaskFault::Never,
         }
     }
 
@@ -751,6 +769,7 @@ mod tests {
         let desc = ImageDescription {
             name: name(&long),
             servers,
+            debug_root_task_fault: DebugRootTaskFault::AfterStart,
         };
         let mut buf = [0u8; MAX_ENCODED_LEN + 64];
         assert_eq!(encode(&desc, &mut buf).unwrap().len(), MAX_ENCODED_LEN);

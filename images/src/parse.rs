@@ -4,6 +4,7 @@
 //! [image]
 //! name = "demo"                  # required
 //! description = "..."            # optional, host only
+//! debug_root_task_fault = "never" # debug only: "after-start" makes the root task fault (a test)
 //!
 //! [[server]]
 //! name = "pong"                  # required
@@ -123,6 +124,16 @@ struct RawImage {
     name: String,
     #[allow(dead_code)]
     description: Option<String>,
+    #[serde(default)]
+    debug_root_task_fault: RawRootTaskFault,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+enum RawRootTaskFault {
+    #[default]
+    Never,
+    AfterStart,
 }
 
 #[derive(Deserialize)]
@@ -214,7 +225,15 @@ pub fn parse(
         // Cannot fail: at most MAX_SERVERS, checked above.
         let _ = servers.push(server);
     }
-    let desc = ImageDescription { name, servers };
+    let debug_root_task_fault = match raw.image.debug_root_task_fault {
+        RawRootTaskFault::Never => crate::DebugRootTaskFault::Never,
+        RawRootTaskFault::AfterStart => crate::DebugRootTaskFault::AfterStart,
+    };
+    let desc = ImageDescription {
+        name,
+        servers,
+        debug_root_task_fault,
+    };
     check_references(&desc).map_err(|e: Invalid| error(e.to_string()))?;
 
     let test = raw

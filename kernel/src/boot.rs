@@ -467,6 +467,10 @@ pub fn boot(boot_arg: u64) -> ! {
         reschedule: Reschedule::No,
         loaded_vspace: (0, u16::MAX),
         empty_vspace,
+        root_task: tcb,
+        boot_memory: (kernel_end, alloc.next.next_multiple_of(PAGE)),
+        archive: (archive_paddr, archive_end),
+        kernel_end,
     });
     crate::sched::wake(tcb);
     Cpu::timer_rearm();

@@ -88,6 +88,7 @@ pub fn invoke(
                 );
                 Cpu::poweroff(status)
             }
+            Invocation::SysControlCheckInvariants => Ok(Results::with(&crate::invariants::check())),
             _ => Err(Error::IllegalOperation),
         },
         _ => Err(Error::IllegalOperation),

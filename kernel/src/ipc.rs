@@ -317,6 +317,25 @@ pub fn raise_fault(t: TcbPtr, fault: crate::tcb::Fault) {
                 true,
             );
         }
+        _ if t == crate::state::kernel().root_task => {
+            // The root task is the supervisor: nobody can handle its faults, and a system without
+            // it is half alive. Say what and where, and stop.
+            log::error!(
+                "kernel: the root task faulted: {} at address {:#x}, pc {:#x} (syndrome {:#x}, flags {:#x})",
+                fault.kind.name(),
+                fault.words[1],
+                fault.words[0],
+                fault.words[2],
+                fault.words[3],
+            );
+            log::error!(
+                "kernel: the root task (the supervisor) cannot be supervised: stopping the system with status {}",
+                axolotl_abi::invariants::ROOT_TASK_FAULT_EXIT_STATUS
+            );
+            <crate::arch::Cpu as crate::arch::Architecture>::poweroff(
+                axolotl_abi::invariants::ROOT_TASK_FAULT_EXIT_STATUS,
+            )
+        }
         _ => {
             log::warn!(
                 "thread {:#x}: {} at pc {:#x} address {:#x} (syndrome {:#x}); no fault handler, suspended",

@@ -16,6 +16,13 @@ pub struct Kernel {
     pub loaded_vspace: (u64, u16),
     /// Physical address of an all-empty root table, for threads without an address space.
     pub empty_vspace: u64,
+    /// The root task's thread: a fault of it stops the system (see `ipc::raise_fault`).
+    pub root_task: TcbPtr,
+    /// Physical memory the root task was built in at boot and its boot archive, which it maps
+    /// without Frame capabilities, and the end of the kernel image (for the consistency check).
+    pub boot_memory: (u64, u64),
+    pub archive: (u64, u64),
+    pub kernel_end: u64,
 }
 
 struct Global(UnsafeCell<Option<Kernel>>);

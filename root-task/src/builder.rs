@@ -11,7 +11,7 @@
 
 use crate::error::{BuildError, Context};
 use crate::slots::SlotAllocator;
-use crate::untyped::{DeviceMemory, DeviceMemoryError, UntypedPool};
+use crate::untyped::{DeviceMemory, DeviceMemoryError, ServerMemory, UntypedPool};
 use axolotl_abi::bootinfo::BootInfo;
 use axolotl_abi::{CapRights, Error, ObjectType, PAGE_SIZE, VmAttributes};
 use axolotl_rt::{CNode, CPtr, Cap, CapType, Frame, PageTable, VSpace, root};
@@ -41,7 +41,7 @@ pub struct Builder {
     pub pool: UntypedPool,
     /// While a server is built ([`enter`](Self::enter)), its own Untyped, from which all its
     /// objects are made, so that revoking that one capability frees the whole server.
-    server_pool: Option<UntypedPool>,
+    server_pool: Option<ServerMemory>,
     /// Device Untypeds, for the frames of device registers.
     pub devices: DeviceMemory,
     pub slots: SlotAllocator,
@@ -71,10 +71,7 @@ impl Builder {
         what: &'static str,
     ) -> Result<Cap<T>, BuildError> {
         let slot = self.slots.alloc().ok_or(BuildError::OutOfSlots)?;
-        match self
-            .target()
-            .retype(ty, size_bits, Cap::<CNode>::invoker_root(), slot, 1)
-        {
+        match self.retype(ty, size_bits, Cap::<CNode>::invoker_root(), slot, 1) {
             Ok(()) => Ok(Cap::from_cptr(slot)),
             Err(error) => {
                 self.slots.free(slot);
@@ -83,19 +80,31 @@ impl Builder {
         }
     }
 
-    /// Where objects come from now: the server's Untyped inside [`enter`](Self::enter), the boot
-    /// Untypeds otherwise.
-    pub fn target(&mut self) -> &mut UntypedPool {
-        self.server_pool.as_mut().unwrap_or(&mut self.pool)
+    /// Retypes from where objects come from now: the server's Untyped inside
+    /// [`enter`](Self::enter), the boot Untypeds otherwise (see [`UntypedPool::retype`]).
+    pub fn retype(
+        &mut self,
+        ty: ObjectType,
+        size_bits: u32,
+        dest_cnode: Cap<CNode>,
+        dest_index: axolotl_rt::CPtr,
+        count: u64,
+    ) -> Result<(), Error> {
+        match &mut self.server_pool {
+            Some(memory) => memory.retype(ty, size_bits, dest_cnode, dest_index, count),
+            None => self
+                .pool
+                .retype(ty, size_bits, dest_cnode, dest_index, count),
+        }
     }
 
     /// Makes objects from `memory` (a server's own Untyped) until [`leave`](Self::leave).
-    pub fn enter(&mut self, memory: UntypedPool) {
+    pub fn enter(&mut self, memory: ServerMemory) {
         self.server_pool = Some(memory);
     }
 
     /// Back to the boot Untypeds; returns the server's, with its watermark.
-    pub fn leave(&mut self) -> Option<UntypedPool> {
+    pub fn leave(&mut self) -> Option<ServerMemory> {
         self.server_pool.take()
     }
 

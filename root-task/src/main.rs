@@ -33,7 +33,7 @@ use axolotl_rt::{BootInfo, Cap, Tcb, root};
 use builder::Builder;
 use core::fmt;
 use ipc_schema::console;
-use log::{error, info};
+use log::{error, info, warn};
 use supervisor::{Rebuilt, Supervised};
 use system::BuiltServer;
 
@@ -129,6 +129,9 @@ fn main(bootinfo: &'static BootInfo) -> ! {
     );
     if started == 0 {
         stop(format_args!("no server could be started"));
+    }
+    if image.debug_root_task_fault == axolotl_image::DebugRootTaskFault::AfterStart {
+        debug_fault_root_task_after_start();
     }
 
     let mut supervised: heapless::Vec<Supervised, MAX_SERVERS> = image
@@ -244,6 +247,18 @@ fn main(bootinfo: &'static BootInfo) -> ! {
         Some(rebuilt)
     };
     supervisor::run(supervisor_endpoint, &mut supervised, console, &mut restart)
+}
+
+/// Debug only (`[image] debug_root_task_fault = "after-start"`, scenario `root-task-fault`): a
+/// real fault of the root task, a load from address 0, with every server running. The root task
+/// has no fault handler, so the kernel must report it (kind, pc, address) and stop the system
+/// with `ROOT_TASK_FAULT_EXIT_STATUS` rather than leave the servers running unsupervised.
+#[inline(never)]
+fn debug_fault_root_task_after_start() {
+    warn!("debug_root_task_fault = after-start: the root task now loads from address 0");
+    let value = axolotl_rt::fault::null_dereference();
+    // Not reached: the kernel stops the system at the fault.
+    error!("the root task's load from address 0 returned {value:#x}");
 }
 
 /// Gives up: nothing more can run. Logs why and powers off with status 1.

@@ -17,7 +17,7 @@ use crate::builder::{Builder, Storage};
 use crate::elf::Elf;
 use crate::error::{BuildError, Context};
 use crate::platform::{self, PlatformDevice};
-use crate::untyped::UntypedPool;
+use crate::untyped::ServerMemory;
 use axolotl_abi::archive::{Archive, EntryKind};
 use axolotl_abi::{Badge, CPtr, CapRights, ObjectType, PAGE_SIZE, VmAttributes};
 use axolotl_image::{FaultHandler, ImageDescription, MAX_SERVERS, Name, ServerDesc};
@@ -89,7 +89,7 @@ pub struct BuiltServer {
     /// Its transactional region, if the image makes it transactional.
     pub tx: Option<Cap<TxRegion>>,
     /// Its own Untyped, from which all its objects were made (see [`build_server`]).
-    pub memory: Option<UntypedPool>,
+    pub memory: Option<ServerMemory>,
     /// A copy of its server-info frame, mapped writable in the root task at
     /// [`control_page`]`(index)` (set by [`grant`]): the supervisor's control words.
     pub control: Option<Cap<Frame>>,
@@ -209,7 +209,7 @@ pub fn build_server(
     machine: u16,
     supervisor: Cap<Endpoint>,
     endpoints: &Endpoints,
-    memory: Option<UntypedPool>,
+    memory: Option<ServerMemory>,
 ) -> Result<BuiltServer, BuildError> {
     let program = archive
         .find(EntryKind::Program, Some(desc.program.as_str()))
@@ -219,7 +219,7 @@ pub fn build_server(
         Some(m) if m.only().is_some_and(|(_, have)| have >= bits) => m,
         _ => {
             let cap = b.make(ObjectType::Untyped, bits, "make the server's Untyped")?;
-            UntypedPool::single(cap, bits)
+            ServerMemory::single(cap, bits)
         }
     };
     b.enter(memory);
@@ -232,7 +232,7 @@ pub fn build_server(
         }
         Err(e) => {
             // Whatever was made goes with the Untyped's children; the Untyped stays, unused.
-            if let Some((cap, _)) = memory.as_ref().and_then(UntypedPool::only) {
+            if let Some((cap, _)) = memory.as_ref().and_then(ServerMemory::only) {
                 let _ = root::cnode().revoke(cap.cptr());
             }
             Err(e)
@@ -244,7 +244,7 @@ pub fn build_server(
 /// unmaps the root's control page of it) and takes back the root slots its capabilities were in.
 /// Returns the Untyped, unused, for the next server; `None` if the server had none or the
 /// revocation failed (then nothing is reused).
-pub fn free_server(b: &mut Builder, server: BuiltServer) -> Option<UntypedPool> {
+pub fn free_server(b: &mut Builder, server: BuiltServer) -> Option<ServerMemory> {
     let mut memory = server.memory?;
     let (cap, _) = memory.only()?;
     if let Err(e) = root::cnode().revoke(cap.cptr()) {
@@ -709,8 +709,7 @@ fn grant_in(
     if desc.untyped_bits != 0 {
         let bits = u32::from(desc.untyped_bits);
         let granted = filler.slot().and_then(|slot| {
-            b.target()
-                .retype(ObjectType::Untyped, bits, filler.cnode, slot, 1)
+            b.retype(ObjectType::Untyped, bits, filler.cnode, slot, 1)
                 .context("make the untyped")
                 .map(|()| slot)
         });

@@ -26,9 +26,14 @@ impl Region {
     }
 }
 
-pub struct UntypedPool {
-    regions: heapless::Vec<Region, MAX_BOOT_UNTYPED>,
+/// Untyped capabilities to make objects from: the boot Untypeds (`N` = [`MAX_BOOT_UNTYPED`]), or
+/// one server's own Untyped (`N` = 1, [`ServerMemory`]).
+pub struct UntypedPool<const N: usize = MAX_BOOT_UNTYPED> {
+    regions: heapless::Vec<Region, N>,
 }
+
+/// A server's own Untyped, from which all its objects are made.
+pub type ServerMemory = UntypedPool<1>;
 
 impl UntypedPool {
     /// The boot info's normal-memory Untypeds, all assumed unused (watermark 0).
@@ -45,9 +50,11 @@ impl UntypedPool {
         }
         UntypedPool { regions }
     }
+}
 
+impl ServerMemory {
     /// A pool of one Untyped of 2^`size_bits` bytes, unused (a server's own memory).
-    pub fn single(cap: Cap<Untyped>, size_bits: u32) -> UntypedPool {
+    pub fn single(cap: Cap<Untyped>, size_bits: u32) -> ServerMemory {
         let mut regions = heapless::Vec::new();
         let _ = regions.push(Region {
             cap,
@@ -71,7 +78,9 @@ impl UntypedPool {
             r.free_offset = 0;
         }
     }
+}
 
+impl<const N: usize> UntypedPool<N> {
     /// Free bytes left, as far as the root task knows.
     pub fn free_bytes(&self) -> u64 {
         self.regions.iter().map(Region::free_bytes).sum()

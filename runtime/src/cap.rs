@@ -584,7 +584,32 @@ impl Cap<Snapshot> {
     }
 }
 
+/// The kernel's answer to [`Cap::<SysControl>::check_invariants`] (see `axolotl_abi::invariants`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InvariantReport {
+    /// Violations found (the kernel logs each).
+    pub violations: u64,
+    pub capabilities: u64,
+    pub untyped: u64,
+    pub queued_threads: u64,
+    pub user_mappings: u64,
+}
+
 impl Cap<SysControl> {
+    /// Asks the kernel to check its own invariants (derivation tree, Untyped accounting,
+    /// scheduler queues, page tables).
+    pub fn check_invariants(self) -> Result<InvariantReport, Error> {
+        use axolotl_abi::invariants as inv;
+        self.invoke(Invocation::SysControlCheckInvariants, &[])?;
+        Ok(InvariantReport {
+            violations: get_mr(inv::RESULT_VIOLATIONS),
+            capabilities: get_mr(inv::RESULT_CAPABILITIES),
+            untyped: get_mr(inv::RESULT_UNTYPED),
+            queued_threads: get_mr(inv::RESULT_QUEUED_THREADS),
+            user_mappings: get_mr(inv::RESULT_USER_MAPPINGS),
+        })
+    }
+
     /// Powers the machine off with exit status `code` (QEMU exits with it). Panics if the
     /// kernel refuses.
     pub fn poweroff(self, code: u64) -> ! {

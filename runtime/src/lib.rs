@@ -43,8 +43,8 @@ pub use axolotl_abi::{
     Badge, CPtr, CapRights, Error, FaultKind, MessageInfo, ObjectType, PAGE_SIZE, VmAttributes,
 };
 pub use cap::{
-    CNode, Cap, CapType, Endpoint, Frame, IoPort, IoPortControl, IrqControl, IrqHandler,
-    Notification, PageTable, Snapshot, SnapshotState, SnapshotStatus, SysControl, Tcb,
+    CNode, Cap, CapType, Endpoint, Frame, InvariantReport, IoPort, IoPortControl, IrqControl,
+    IrqHandler, Notification, PageTable, Snapshot, SnapshotState, SnapshotStatus, SysControl, Tcb,
     ThreadRegisters, TxRegion, TxStatus, Unspecified, Untyped, VSpace,
 };
 pub use ipc_buffer::{get_mr, set_mr, set_mrs};

@@ -7,6 +7,7 @@
 mod apt;
 mod args;
 mod bench;
+mod confinement;
 mod exit;
 mod expect;
 mod image;

@@ -80,6 +80,7 @@ pub fn test(ws: &Workspace, arches: &[Arch]) -> Result<bool, String> {
         .success();
 
     let files = scenario_files(&ws.root);
+    let confined = crate::confinement::check_all(&ws.root, &files);
     let mut passed = 0;
     let mut failed = 0;
     let mut targets_ready = false;
@@ -121,8 +122,16 @@ pub fn test(ws: &Workspace, arches: &[Arch]) -> Result<bool, String> {
         failed += outcomes.len() - ok;
     }
     println!("host tests: {}", if host_ok { "passed" } else { "FAILED" });
+    println!(
+        "confinement: {}",
+        if confined {
+            "every image passed"
+        } else {
+            "FAILED"
+        }
+    );
     println!("scenarios: {passed} passed, {failed} failed");
-    Ok(host_ok && failed == 0)
+    Ok(host_ok && confined && failed == 0)
 }
 
 /// Builds the kernel, every program of every case (one cargo invocation; program by program if
@@ -189,7 +198,8 @@ fn run_one(ws: &Workspace, arch: Arch, machine: &Machine, kernel: &Path, case: &
             Ok(c) => {
                 let result = match &c.exit {
                     None => Err(format!("timed out after {}s", spec.timeout_s)),
-                    Some(exit) => verdict(exit, spec.exit_code, &c.output, &spec.expect),
+                    Some(exit) => verdict(exit, spec.exit_code, &c.output, &spec.expect)
+                        .and_then(|()| crate::confinement::check_granted(&image.desc, &c.output)),
                 };
                 (result, c.output, c.elapsed.as_secs_f64())
             }

@@ -29,6 +29,7 @@
 //! | `IrqHandlerSetNotification` | IRQ handler | notification | |
 //! | `IrqHandlerAck`, `IrqHandlerClear` | IRQ handler | | |
 //! | `SysControlPoweroff` | system control | exit status | (does not return) |
+//! | `SysControlCheckInvariants` | system control | | violations, capabilities, untyped, queued threads, user mappings (see [`crate::invariants`]) |
 //! | `TcbBindTxRegion` | TCB | TxRegion (0: unbind) | |
 //! | `TxRegionAddRange` | TxRegion | VSpace, start, end, flags (bit 0: the range is the stack) | |
 //! | `TxRegionAbort` | TxRegion | flags (bit 0: re-deliver the request), reply label | pages restored |
@@ -71,6 +72,7 @@ pub enum Invocation {
     IrqHandlerAck = 42,
     IrqHandlerClear = 43,
     SysControlPoweroff = 50,
+    SysControlCheckInvariants = 51,
     IoPortControlIssue = 60,
     TxRegionAddRange = 70,
     TxRegionAbort = 71,
@@ -113,6 +115,7 @@ impl Invocation {
             42 => IrqHandlerAck,
             43 => IrqHandlerClear,
             50 => SysControlPoweroff,
+            51 => SysControlCheckInvariants,
             60 => IoPortControlIssue,
             70 => TxRegionAddRange,
             71 => TxRegionAbort,
@@ -161,6 +164,6 @@ mod tests {
                 seen += 1;
             }
         }
-        assert_eq!(seen, 36);
+        assert_eq!(seen, 37);
     }
 }

@@ -393,6 +393,62 @@ pub fn check_invariants<S: CdtStore>(
     Ok(())
 }
 
+/// Visits every node of the tree rooted at `root` in preorder (`root` first), following
+/// `first_child`, `next_sibling` and `parent` links without a stack, and calls `visit(parent,
+/// node)` for each (`parent` is `None` for `root`).
+///
+/// Used by the kernel's consistency checker, so it must terminate whatever the links say: it
+/// stops with an error after `max_nodes` visits (a cycle, or a tree larger than the caller said
+/// is possible), when a child's `parent` link does not name the node it was reached from, or when
+/// the climb back up does not return to `root`. Returns the number of nodes visited.
+pub fn walk_tree<S: CdtStore>(
+    s: &S,
+    root: S::Id,
+    max_nodes: usize,
+    mut visit: impl FnMut(Option<S::Id>, S::Id),
+) -> Result<usize, &'static str> {
+    let mut visited = 1;
+    let mut steps = 0usize;
+    let bound = max_nodes.saturating_mul(2);
+    visit(None, root);
+    let mut cur = root;
+    loop {
+        let l = s.cdt(cur);
+        // Down to the first child, else along to the next sibling, else up until a sibling.
+        let (parent, next) = match l.first_child {
+            Some(child) => (cur, child),
+            None => {
+                let mut node = cur;
+                loop {
+                    if node == root {
+                        return Ok(visited);
+                    }
+                    let nl = s.cdt(node);
+                    let parent = nl.parent.ok_or("cdt: walk climbed past a root")?;
+                    if let Some(sibling) = nl.next_sibling {
+                        break (parent, sibling);
+                    }
+                    node = parent;
+                    steps += 1; // climbing counts towards the bound too
+                    if steps > bound {
+                        return Err("cdt: walk does not terminate (cycle)");
+                    }
+                }
+            }
+        };
+        if s.cdt(next).parent != Some(parent) {
+            return Err("cdt: child's parent link does not name the node it hangs from");
+        }
+        visited += 1;
+        steps += 1;
+        if visited > max_nodes || steps > bound {
+            return Err("cdt: walk does not terminate (cycle)");
+        }
+        visit(Some(parent), next);
+        cur = next;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -422,6 +478,82 @@ mod tests {
         }
         fn set_cdt(&mut self, id: usize, links: CdtLinks<usize>) {
             self.links[id] = links;
+        }
+    }
+
+    #[test]
+    fn walk_tree_visits_every_descendant_once() {
+        let mut s = Arr::new(8);
+        // 0 -> {1 -> {3, 4}, 2 -> {5 -> {6}}}; 7 is a separate root.
+        insert_child(&mut s, 0, 2);
+        insert_child(&mut s, 0, 1);
+        insert_child(&mut s, 1, 4);
+        insert_child(&mut s, 1, 3);
+        insert_child(&mut s, 2, 5);
+        insert_child(&mut s, 5, 6);
+        let mut seen = Vec::new();
+        let n = walk_tree(&s, 0, 8, |p, id| seen.push((p, id))).unwrap();
+        assert_eq!(n, 7);
+        assert_eq!(
+            seen,
+            vec![
+                (None, 0),
+                (Some(0), 1),
+                (Some(1), 3),
+                (Some(1), 4),
+                (Some(0), 2),
+                (Some(2), 5),
+                (Some(5), 6)
+            ]
+        );
+        // A subtree walk stays inside the subtree.
+        let mut sub = Vec::new();
+        walk_tree(&s, 2, 8, |_, id| sub.push(id)).unwrap();
+        assert_eq!(sub, vec![2, 5, 6]);
+        assert_eq!(walk_tree(&s, 7, 8, |_, _| {}), Ok(1));
+    }
+
+    #[test]
+    fn walk_tree_terminates_on_corrupted_links() {
+        let mut s = Arr::new(4);
+        insert_child(&mut s, 0, 1);
+        insert_child(&mut s, 1, 2);
+        // A cycle: 2's child is 0 again.
+        s.links[2].first_child = Some(0);
+        assert!(walk_tree(&s, 0, 4, |_, _| {}).is_err());
+        // A sibling cycle.
+        let mut s = Arr::new(4);
+        insert_child(&mut s, 0, 2);
+        insert_child(&mut s, 0, 1);
+        s.links[2].next_sibling = Some(1);
+        assert!(walk_tree(&s, 0, 4, |_, _| {}).is_err());
+        // A child that names another parent.
+        let mut s = Arr::new(4);
+        insert_child(&mut s, 0, 1);
+        s.links[1].parent = Some(3);
+        assert!(walk_tree(&s, 0, 4, |_, _| {}).is_err());
+    }
+
+    #[test]
+    fn walk_tree_agrees_with_random_trees() {
+        let mut rng = Rng::new(7);
+        for _ in 0..50 {
+            let n = 40;
+            let mut s = Arr::new(n);
+            let mut model_parent = vec![None; n];
+            for child in 1..n {
+                let parent = rng.below(child);
+                insert_child(&mut s, parent, child);
+                model_parent[child] = Some(parent);
+            }
+            let mut seen = vec![0; n];
+            let count = walk_tree(&s, 0, n, |p, id| {
+                assert_eq!(p, model_parent[id]);
+                seen[id] += 1;
+            })
+            .unwrap();
+            assert_eq!(count, n);
+            assert!(seen.iter().all(|&c| c == 1));
         }
     }
 

@@ -2,8 +2,8 @@
 //!
 //! | module | what |
 //! |---|---|
-//! | [`cdt`] | the capability derivation tree: insert, remove, replace (move), revoke support, self-check |
-//! | [`untyped`] | untyped memory arithmetic: retype allocation, splitting memory into aligned blocks |
+//! | [`cdt`] | the capability derivation tree: insert, remove, replace (move), revoke support, self-check, bounded tree walk |
+//! | [`untyped`] | untyped memory arithmetic: retype allocation, splitting memory into aligned blocks, consistency checks |
 //! | [`queue`] | the intrusive doubly-linked FIFO used by run queues and endpoint/notification wait queues |
 //! | [`sched`] | the 256 ready queues with a bitmap of the non-empty priorities |
 //! | [`undo`] | transactional regions: their address ranges and the undo log of one transaction |

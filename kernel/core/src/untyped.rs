@@ -126,6 +126,46 @@ pub fn split_region(
     n
 }
 
+/// Checks an Untyped capability's own fields: its watermark is within its `2^bits` bytes and
+/// its base is aligned to its size (the kernel's consistency checker calls this for every
+/// Untyped capability).
+pub fn check_untyped(base: u64, bits: u32, free_offset: u64) -> Result<(), &'static str> {
+    if bits >= u64::BITS {
+        return Err("untyped: size of 2^64 bytes or more");
+    }
+    if free_offset > 1u64 << bits {
+        return Err("untyped: watermark past the end");
+    }
+    if align_down(base, bits) != base {
+        return Err("untyped: base not aligned to its size");
+    }
+    Ok(())
+}
+
+/// Checks that an object of `2^child_bits` bytes at `child_base`, made from the Untyped at
+/// `base` of `2^bits` bytes with watermark `free_offset`, lies wholly in the Untyped's used part
+/// `[base, base + free_offset)` and is aligned to its own size.
+pub fn check_child(
+    base: u64,
+    free_offset: u64,
+    child_base: u64,
+    child_bits: u32,
+) -> Result<(), &'static str> {
+    if child_bits >= u64::BITS {
+        return Err("untyped: child of 2^64 bytes or more");
+    }
+    let end = child_base
+        .checked_add(1u64 << child_bits)
+        .ok_or("untyped: child wraps around the address space")?;
+    if child_base < base || end > base.saturating_add(free_offset) {
+        return Err("untyped: child outside the used part of its parent");
+    }
+    if align_down(child_base, child_bits) != child_base {
+        return Err("untyped: child not aligned to its size");
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -409,6 +449,40 @@ mod tests {
             for &(base, bits) in &got {
                 assert!((min..=max).contains(&bits));
                 assert_eq!(base % (1 << bits), 0);
+            }
+        }
+    }
+
+    #[test]
+    fn untyped_fields_are_checked() {
+        assert_eq!(check_untyped(0x10000, 16, 0), Ok(()));
+        assert_eq!(check_untyped(0x10000, 16, 1 << 16), Ok(()));
+        assert!(check_untyped(0x10000, 16, (1 << 16) + 1).is_err());
+        assert!(check_untyped(0x11000, 16, 0).is_err());
+        assert!(check_untyped(0, 64, 0).is_err());
+    }
+
+    #[test]
+    fn children_must_lie_in_the_used_part() {
+        // An untyped at 0x10000 of 64 KiB with 16 KiB used.
+        let (base, free) = (0x10000, 0x4000);
+        assert_eq!(check_child(base, free, 0x10000, 12), Ok(()));
+        assert_eq!(check_child(base, free, 0x13000, 12), Ok(()));
+        assert_eq!(check_child(base, free, 0x10000, 14), Ok(()));
+        // Past the watermark, below the base, misaligned, too big.
+        assert!(check_child(base, free, 0x14000, 12).is_err());
+        assert!(check_child(base, free, 0xf000, 12).is_err());
+        assert!(check_child(base, free, 0x10800, 12).is_err());
+        assert!(check_child(base, free, 0x10000, 15).is_err());
+        assert!(check_child(base, free, u64::MAX & !0xfff, 12).is_err());
+        // Every allocation `allocate` makes passes.
+        let mut watermark = 0;
+        for bits in [12, 4, 14, 10, 12] {
+            let a = allocate(16, watermark, bits, 2).unwrap();
+            watermark = a.new_free_offset;
+            for i in 0..2 {
+                let at = base + a.first_offset + (i << bits);
+                assert_eq!(check_child(base, watermark, at, bits), Ok(()));
             }
         }
     }

@@ -1,0 +1,374 @@
+//! Confinement, derived from an image description alone (host only): what capabilities the root
+//! task gives each server, who can therefore talk to whom, and whose memory each can map.
+//!
+//! [`grants`] is the model of `root-task/src/system.rs` (`build_server` and `grant`): per server,
+//! the capabilities placed in its CNode, in order, plus the fault endpoint its TCB holds. The
+//! root task logs what it granted (`caps: ...`), and `cargo xtask test` compares that line of
+//! every scenario run with [`caps_summary`], so the model cannot drift from the root task
+//! unnoticed.
+//!
+//! [`analyse`] derives the communication graph: a server can *send* to another when it holds a
+//! capability to an endpoint the other receives on (`calls`), or is its fault handler's client
+//! (its faults go there). Capabilities travel only in IPC over endpoints whose capability has the
+//! grant right (calls are minted WRITE|GRANT, so a caller and its server can hand each other
+//! capabilities in both directions), and a TCB capability (`controls`) can rewrite the controlled
+//! thread's CSpace. So authority can spread only inside a connected component of the graph of
+//! calls, fault handlers and controls, and two servers in different components can never
+//! communicate, whatever they do. The root task (supervisor endpoint) is trusted: it never
+//! transfers capabilities, so `calls = ["supervisor"]` connects nobody.
+//!
+//! Memory: a server's frames, page tables, VSpace and CNode are made for it alone and never
+//! granted to another; the only memory capabilities in a CNode are its own CNode, a fresh Untyped
+//! of its own and the registers of devices, each device granted to one server only. [`analyse`]
+//! checks that from the model.
+
+use crate::{FaultHandler, ImageDescription, SUPERVISOR_ENDPOINT};
+use std::fmt::Write;
+
+/// One capability the root task gives a server.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Grant {
+    /// Its own TCB (always, slot 1).
+    OwnTcb,
+    /// An endpoint it receives on (all rights).
+    Endpoint(String),
+    /// An endpoint it calls: WRITE|GRANT, badged with [`call_badge`]; `owner` is the receiving
+    /// server (`None`: the root task's supervisor endpoint).
+    Call {
+        endpoint: String,
+        owner: Option<usize>,
+        badge: u64,
+    },
+    /// The TCB of another server.
+    Control(usize),
+    OwnCNode,
+    SysControl,
+    /// A fresh Untyped of 2^bits bytes retyped for it alone.
+    Untyped(u8),
+    /// A platform device: its IRQ handler, and its registers or I/O ports.
+    Device(String),
+}
+
+/// The badge a server's calls carry (`axolotl_rt::server_info::call_badge`).
+pub const fn call_badge(index: usize) -> u64 {
+    1 + index as u64
+}
+
+/// The capabilities the root task places in each server's CNode, in slot order from slot 1
+/// (see the module documentation).
+pub fn grants(desc: &ImageDescription) -> Vec<Vec<Grant>> {
+    let owner = |endpoint: &str| {
+        desc.servers
+            .iter()
+            .position(|s| s.endpoints.iter().any(|e| e.as_str() == endpoint))
+    };
+    desc.servers
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let mut g = vec![Grant::OwnTcb];
+            g.extend(s.endpoints.iter().map(|e| Grant::Endpoint(e.to_string())));
+            g.extend(s.calls.iter().map(|e| Grant::Call {
+                endpoint: e.to_string(),
+                owner: owner(e),
+                badge: call_badge(i),
+            }));
+            g.extend(s.controls.iter().filter_map(|c| {
+                desc.servers
+                    .iter()
+                    .position(|t| t.name == *c)
+                    .map(Grant::Control)
+            }));
+            if s.own_cnode {
+                g.push(Grant::OwnCNode);
+            }
+            if s.poweroff {
+                g.push(Grant::SysControl);
+            }
+            if s.untyped_bits != 0 {
+                g.push(Grant::Untyped(s.untyped_bits));
+            }
+            g.extend(s.devices.iter().map(|d| Grant::Device(d.to_string())));
+            g
+        })
+        .collect()
+}
+
+/// What the root task logs as a server's capabilities, up to its devices (whose details depend
+/// on the machine): `own tcb, endpoint e, calls f (badge 2), controls s, own cnode, sys control,
+/// untyped 2^16`.
+pub fn caps_summary(desc: &ImageDescription, index: usize) -> String {
+    let mut out = String::new();
+    for g in &grants(desc)[index] {
+        if !out.is_empty() && !matches!(g, Grant::Device(_)) {
+            out.push_str(", ");
+        }
+        let _ = match g {
+            Grant::OwnTcb => write!(out, "own tcb"),
+            Grant::Endpoint(e) => write!(out, "endpoint {e}"),
+            Grant::Call {
+                endpoint, badge, ..
+            } => write!(out, "calls {endpoint} (badge {badge})"),
+            Grant::Control(t) => write!(out, "controls {}", desc.servers[*t].name),
+            Grant::OwnCNode => write!(out, "own cnode"),
+            Grant::SysControl => write!(out, "sys control"),
+            Grant::Untyped(bits) => write!(out, "untyped 2^{bits}"),
+            Grant::Device(_) => Ok(()),
+        };
+    }
+    out
+}
+
+/// The communication graph of an image and what it implies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authority {
+    pub names: Vec<String>,
+    /// `sends[a][b]`: server `a` holds a capability that delivers messages to server `b`.
+    pub sends: Vec<Vec<bool>>,
+    /// Connected component of each server (authority can spread only inside one).
+    pub component: Vec<usize>,
+}
+
+impl Authority {
+    /// Pairs (a < b) of servers that can never communicate, directly or through others.
+    pub fn isolated_pairs(&self) -> Vec<(usize, usize)> {
+        let n = self.names.len();
+        (0..n)
+            .flat_map(|a| (a + 1..n).map(move |b| (a, b)))
+            .filter(|&(a, b)| self.component[a] != self.component[b])
+            .collect()
+    }
+
+    /// Pairs (a < b) with no direct capability either way that could still be connected by
+    /// cooperating servers between them (e.g. clients of a name service).
+    pub fn indirect_pairs(&self) -> Vec<(usize, usize)> {
+        let n = self.names.len();
+        (0..n)
+            .flat_map(|a| (a + 1..n).map(move |b| (a, b)))
+            .filter(|&(a, b)| {
+                self.component[a] == self.component[b] && !self.sends[a][b] && !self.sends[b][a]
+            })
+            .collect()
+    }
+}
+
+/// Derives the communication graph from [`grants`] and checks confinement: every direct channel
+/// is one the description names (a call, a fault handler, a control), no server is given memory
+/// of another (devices are granted once), and no server can reach one in another component.
+pub fn analyse(desc: &ImageDescription) -> Result<Authority, String> {
+    let n = desc.servers.len();
+    let grants = grants(desc);
+    let mut sends = vec![vec![false; n]; n];
+    let mut linked = vec![vec![false; n]; n];
+    let mut device_holder: Vec<(String, usize)> = Vec::new();
+    for (a, held) in grants.iter().enumerate() {
+        let s = &desc.servers[a];
+        for g in held {
+            match g {
+                Grant::Call {
+                    endpoint,
+                    owner: Some(b),
+                    ..
+                } => {
+                    if !s.calls.iter().any(|c| c == endpoint.as_str()) {
+                        return Err(format!(
+                            "{}: holds an undeclared call of {endpoint}",
+                            s.name
+                        ));
+                    }
+                    sends[a][*b] = true;
+                    linked[a][*b] = true;
+                }
+                Grant::Call {
+                    endpoint,
+                    owner: None,
+                    ..
+                } if endpoint != SUPERVISOR_ENDPOINT => {
+                    return Err(format!("{}: calls {endpoint}, which nobody serves", s.name));
+                }
+                Grant::Control(b) => {
+                    // A TCB capability can give the thread another CSpace: full authority.
+                    sends[a][*b] = true;
+                    sends[*b][a] = true;
+                    linked[a][*b] = true;
+                }
+                Grant::Device(d) => {
+                    if let Some((_, other)) = device_holder.iter().find(|(x, _)| x == d) {
+                        return Err(format!(
+                            "device {d} granted to both {} and {}",
+                            desc.servers[*other].name, s.name
+                        ));
+                    }
+                    device_holder.push((d.clone(), a));
+                }
+                _ => {}
+            }
+        }
+        if let FaultHandler::Endpoint(ep) = &s.fault_handler {
+            let Some(b) = desc
+                .servers
+                .iter()
+                .position(|t| t.endpoints.iter().any(|e| e == ep))
+            else {
+                return Err(format!(
+                    "{}: fault handler {ep} is nobody's endpoint",
+                    s.name
+                ));
+            };
+            // Its faults reach b, and b's reply (with register changes) steers it.
+            sends[a][b] = true;
+            linked[a][b] = true;
+        }
+    }
+    // Connected components over the links (undirected).
+    let mut component: Vec<usize> = (0..n).collect();
+    let mut changed = true;
+    while changed {
+        changed = false;
+        for a in 0..n {
+            for b in 0..n {
+                if (linked[a][b] || linked[b][a]) && component[a] != component[b] {
+                    let m = component[a].min(component[b]);
+                    component[a] = m;
+                    component[b] = m;
+                    changed = true;
+                }
+            }
+        }
+    }
+    // Memory: the only memory-bearing grants are the server's own CNode, its own fresh Untyped
+    // and devices (checked exclusive above); nothing in `Grant` names another server's memory.
+    Ok(Authority {
+        names: desc.servers.iter().map(|s| s.name.to_string()).collect(),
+        sends,
+        component,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn image(text: &str) -> ImageDescription {
+        crate::parse("t.toml", text).unwrap().0
+    }
+
+    const THREE: &str = r#"
+[image]
+name = "t"
+[[server]]
+name = "a"
+program = "a"
+endpoints = ["a"]
+[[server]]
+name = "b"
+program = "b"
+calls = ["a", "supervisor"]
+own_cnode = true
+untyped_bits = 16
+[[server]]
+name = "c"
+program = "c"
+endpoints = ["c"]
+calls = ["supervisor"]
+poweroff = true
+"#;
+
+    #[test]
+    fn grants_follow_the_root_task_order() {
+        let d = image(THREE);
+        assert_eq!(caps_summary(&d, 0), "own tcb, endpoint a");
+        assert_eq!(
+            caps_summary(&d, 1),
+            "own tcb, calls a (badge 2), calls supervisor (badge 2), own cnode, untyped 2^16"
+        );
+        assert_eq!(
+            caps_summary(&d, 2),
+            "own tcb, endpoint c, calls supervisor (badge 3), sys control"
+        );
+    }
+
+    #[test]
+    fn servers_without_a_path_are_isolated() {
+        let a = analyse(&image(THREE)).unwrap();
+        assert!(a.sends[1][0] && !a.sends[0][1]);
+        // The supervisor connects nobody: c is isolated from a and b.
+        assert_eq!(a.isolated_pairs(), vec![(0, 2), (1, 2)]);
+        assert!(a.indirect_pairs().is_empty());
+    }
+
+    #[test]
+    fn a_shared_server_connects_its_clients_indirectly() {
+        let d = image(
+            r#"
+[image]
+name = "t"
+[[server]]
+name = "name"
+program = "name"
+endpoints = ["name"]
+[[server]]
+name = "x"
+program = "x"
+calls = ["name"]
+[[server]]
+name = "y"
+program = "y"
+calls = ["name"]
+[[server]]
+name = "z"
+program = "z"
+fault_handler = "none"
+"#,
+        );
+        let a = analyse(&d).unwrap();
+        assert_eq!(a.indirect_pairs(), vec![(1, 2)]);
+        assert_eq!(a.isolated_pairs(), vec![(0, 3), (1, 3), (2, 3)]);
+    }
+
+    #[test]
+    fn controls_and_fault_handlers_link_both_ways() {
+        let d = image(
+            r#"
+[image]
+name = "t"
+[[server]]
+name = "p"
+program = "p"
+fault_handler = "v"
+[[server]]
+name = "q"
+program = "q"
+endpoints = ["v"]
+controls = ["p"]
+"#,
+        );
+        let a = analyse(&d).unwrap();
+        assert!(a.sends[0][1] && a.sends[1][0]);
+        assert!(a.isolated_pairs().is_empty());
+    }
+
+    #[test]
+    fn the_debug_root_task_fault_flag_parses() {
+        let d = image(THREE);
+        assert_eq!(d.debug_root_task_fault, crate::DebugRootTaskFault::Never);
+        let d = image(&THREE.replace(
+            "name = \"t\"\n[[server]]",
+            "name = \"t\"\ndebug_root_task_fault = \"after-start\"\n[[server]]",
+        ));
+        assert_eq!(
+            d.debug_root_task_fault,
+            crate::DebugRootTaskFault::AfterStart
+        );
+        assert!(
+            crate::parse(
+                "t.toml",
+                &THREE.replace(
+                    "name = \"t\"\n",
+                    "name = \"t\"\ndebug_root_task_fault = \"later\"\n"
+                )
+            )
+            .is_err()
+        );
+    }
+}
