@@ -48,7 +48,7 @@ mod transport;
 pub mod wire;
 
 pub use error::{CallError, IpcError, Never};
-pub use interfaces::{console, kv, name, supervisor, timer};
+pub use interfaces::{campaign, console, kv, name, supervisor, timer};
 pub use local::{Exchange, Local};
 pub use meta::{InterfaceInfo, OpInfo};
 pub use server::{Caller, DispatchFn};

@@ -3,7 +3,7 @@
 //! a peer which answers every op with something valid.
 
 use crate::interfaces::common::{LogLevel, Name, Ticks};
-use crate::interfaces::{console, kv, name, supervisor, timer};
+use crate::interfaces::{campaign, console, kv, name, supervisor, timer};
 use crate::server::Caller;
 use crate::transport::{CapSlot, CapTransfer, ReplyInfo, Transport};
 use crate::wire::{Label, MSG_WORDS};
@@ -44,6 +44,9 @@ pub fn dispatch_all(
         Some(supervisor::v1::INTERFACE) => {
             supervisor::v1::dispatch(stub, caller, label, request, reply)
         }
+        Some(campaign::v1::INTERFACE) => {
+            campaign::v1::dispatch(stub, caller, label, request, reply)
+        }
         _ => IpcError::UnknownInterface.reply(),
     }
 }
@@ -57,6 +60,7 @@ pub const DISPATCHES: &[(&str, crate::DispatchFn<Stub>)] = &[
     ("kv v2", kv::v2::dispatch::<Stub>),
     ("kv all", kv::dispatch::<Stub>),
     ("supervisor v1", supervisor::v1::dispatch::<Stub>),
+    ("campaign v1", campaign::v1::dispatch::<Stub>),
     ("all", dispatch_all),
 ];
 
@@ -105,6 +109,59 @@ impl name::v1::Server for Stub {
     fn unregister(&mut self, _: &mut Caller, _: Name) -> Result<(), name::v1::NameError> {
         self.hit();
         Err(name::v1::NameError::NotFound)
+    }
+}
+
+impl campaign::v1::Server for Stub {
+    fn target(
+        &mut self,
+        _: &mut Caller,
+        _: Name,
+    ) -> Result<campaign::v1::Target, campaign::v1::CampaignError> {
+        self.hit();
+        Ok(campaign::v1::Target::default())
+    }
+
+    fn functions(
+        &mut self,
+        _: &mut Caller,
+        _: Name,
+        _: u32,
+    ) -> Result<campaign::v1::FunctionPage, campaign::v1::CampaignError> {
+        self.hit();
+        Ok(campaign::v1::FunctionPage::default())
+    }
+
+    fn arm(
+        &mut self,
+        _: &mut Caller,
+        _: Name,
+        _: u8,
+        _: u64,
+        _: u8,
+        _: u64,
+        _: u64,
+    ) -> Result<(), campaign::v1::CampaignError> {
+        self.hit();
+        Ok(())
+    }
+
+    fn status(
+        &mut self,
+        _: &mut Caller,
+        _: u8,
+    ) -> Result<campaign::v1::Trap, campaign::v1::CampaignError> {
+        self.hit();
+        Ok(campaign::v1::Trap::default())
+    }
+
+    fn disarm(
+        &mut self,
+        _: &mut Caller,
+        _: u8,
+    ) -> Result<campaign::v1::Trap, campaign::v1::CampaignError> {
+        self.hit();
+        Ok(campaign::v1::Trap::default())
     }
 }
 
@@ -366,5 +423,13 @@ pub fn sample_requests(sink: &mut dyn FnMut(u64, &[u64])) {
     let _ = c.list(u16::MAX);
     let _ = c.status(short.clone());
     let _ = c.status(long.clone());
-    let _ = c.set_log_level(long, LogLevel::Debug);
+    let _ = c.set_log_level(long.clone(), LogLevel::Debug);
+
+    let c = campaign::v1::Client::new(&recorder);
+    let _ = c.target(short.clone());
+    let _ = c.functions(long.clone(), u32::MAX);
+    let _ = c.arm(long, u8::MAX, u64::MAX, u8::MAX, u64::MAX, u64::MAX);
+    let _ = c.arm(short, 0, 0, 0, 0, 0);
+    let _ = c.status(u8::MAX);
+    let _ = c.disarm(0);
 }

@@ -17,6 +17,7 @@ mod arch;
 mod boot;
 mod cspace;
 mod fastpath;
+mod inject;
 mod invocation;
 mod ipc;
 mod irq;

@@ -17,6 +17,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod builder;
+mod campaign;
 mod elf;
 mod error;
 mod platform;
@@ -175,7 +176,17 @@ fn main(bootinfo: &'static BootInfo) -> ! {
         server.tcb.resume().ok()?;
         Some((server.tcb, server.tx))
     };
-    supervisor::run(supervisor_endpoint, &mut supervised, console, &mut restart)
+    let code = image
+        .name
+        .starts_with("campaign")
+        .then(|| campaign::server_code(&image, &archive, machine));
+    supervisor::run(
+        supervisor_endpoint,
+        &mut supervised,
+        console,
+        &mut restart,
+        code.as_deref(),
+    )
 }
 
 /// Gives up: nothing more can run. Logs why and powers off with status 1.

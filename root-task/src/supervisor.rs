@@ -182,6 +182,7 @@ pub fn run<C: Transport>(
     servers: &mut [Supervised],
     console: Option<console::Client<C>>,
     restart: Restart,
+    campaign_code: Option<&[Option<crate::campaign::ServerCode>]>,
 ) -> ! {
     let mut supervisor = Supervisor { servers, console };
     let mut request = [0u64; MSG_WORDS];
@@ -217,13 +218,29 @@ pub fn run<C: Transport>(
             *word = get_mr(i);
         }
         let mut caller = Caller::new(badge, None);
-        let (label, reply_words) = v1::dispatch(
-            &mut supervisor,
-            &mut caller,
-            message.label(),
-            &request[..words],
-            &mut answer,
-        );
+        // Campaign images also serve `campaign::v1` on this endpoint.
+        let campaign = campaign_code.and_then(|code| {
+            let mut campaign = crate::campaign::Campaign {
+                servers: supervisor.servers,
+                code,
+            };
+            crate::campaign::dispatch(
+                &mut campaign,
+                &mut caller,
+                message.label(),
+                &request[..words],
+                &mut answer,
+            )
+        });
+        let (label, reply_words) = campaign.unwrap_or_else(|| {
+            v1::dispatch(
+                &mut supervisor,
+                &mut caller,
+                message.label(),
+                &request[..words],
+                &mut answer,
+            )
+        });
         let reply_words = reply_words.min(MSG_WORDS);
         for (i, &word) in answer[..reply_words].iter().enumerate() {
             set_mr(i, word);

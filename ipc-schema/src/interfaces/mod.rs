@@ -7,9 +7,11 @@
 //! | 3 | [`timer`] | v1 | the timer server |
 //! | 4 | [`kv`] | v1, v2 | the key-value store (a v2 server serves v1 through an adapter) |
 //! | 5 | [`supervisor`] | v1 | the root task's supervisor |
+//! | 9 | [`campaign`] | v1 | the root task's supervisor, in campaign images |
 //!
 //! The shell is a client only. Ids are assigned here, once, and never reused.
 
+pub mod campaign;
 pub mod common;
 pub mod console;
 pub mod kv;
@@ -26,6 +28,7 @@ pub mod ids {
     pub const TIMER: u16 = 3;
     pub const KV: u16 = 4;
     pub const SUPERVISOR: u16 = 5;
+    pub const CAMPAIGN: u16 = 9;
 }
 
 /// Every interface version defined here.
@@ -36,6 +39,7 @@ pub const ALL: &[InterfaceInfo] = &[
     kv::v1::INFO,
     kv::v2::INFO,
     supervisor::v1::INFO,
+    campaign::v1::INFO,
 ];
 
 /// The interface version and op a request label addresses (for the supervisor: is the request

@@ -37,6 +37,7 @@
 //! | `IoPortControlIssue` | I/O-port control | first port, last port, dest CNode, dest index | |
 //! | `IoPortIn8` | I/O port range | port | byte read |
 //! | `IoPortOut8` | I/O port range | port, byte | |
+//! | `TcbInjectArm`, `TcbInjectStatus`, `TcbInjectDisarm` | TCB | see [`crate::inject`] | |
 
 /// Operations on kernel objects, carried in the message label of an invocation.
 #[repr(u64)]
@@ -74,6 +75,9 @@ pub enum Invocation {
     TxRegionSetBudget = 73,
     IoPortIn8 = 61,
     IoPortOut8 = 62,
+    TcbInjectArm = 80,
+    TcbInjectStatus = 81,
+    TcbInjectDisarm = 82,
 }
 
 impl Invocation {
@@ -112,6 +116,9 @@ impl Invocation {
             73 => TxRegionSetBudget,
             61 => IoPortIn8,
             62 => IoPortOut8,
+            80 => TcbInjectArm,
+            81 => TcbInjectStatus,
+            82 => TcbInjectDisarm,
             _ => return None,
         })
     }
@@ -142,6 +149,6 @@ mod tests {
                 seen += 1;
             }
         }
-        assert_eq!(seen, 32);
+        assert_eq!(seen, 35);
     }
 }
