@@ -3,7 +3,9 @@
 //! a peer which answers every op with something valid.
 
 use crate::interfaces::common::{LogLevel, Name, Ticks};
-use crate::interfaces::{console, inject, kv, name, snapshot, supervisor, timer, upgrade};
+use crate::interfaces::{
+    campaign, console, inject, kv, name, snapshot, supervisor, timer, upgrade,
+};
 use crate::server::Caller;
 use crate::transport::{CapSlot, CapTransfer, ReplyInfo, Transport};
 use crate::wire::{Label, MSG_WORDS};
@@ -48,6 +50,9 @@ pub fn dispatch_all(
         Some(snapshot::v1::INTERFACE) => {
             snapshot::v1::dispatch(stub, caller, label, request, reply)
         }
+        Some(campaign::v1::INTERFACE) => {
+            campaign::v1::dispatch(stub, caller, label, request, reply)
+        }
         Some(upgrade::v1::INTERFACE) => upgrade::v1::dispatch(stub, caller, label, request, reply),
         _ => IpcError::UnknownInterface.reply(),
     }
@@ -67,6 +72,7 @@ pub const DISPATCHES: &[(&str, crate::DispatchFn<Stub>)] = &[
     ("inject v1", inject::v1::dispatch::<Stub>),
     ("snapshot v1", snapshot::v1::dispatch::<Stub>),
     ("upgrade v1", upgrade::v1::dispatch::<Stub>),
+    ("campaign v1", campaign::v1::dispatch::<Stub>),
     ("all", dispatch_all),
 ];
 
@@ -395,6 +401,59 @@ impl snapshot::v1::Server for Stub {
     }
 }
 
+impl campaign::v1::Server for Stub {
+    fn target(
+        &mut self,
+        _: &mut Caller,
+        _: Name,
+    ) -> Result<campaign::v1::Target, campaign::v1::CampaignError> {
+        self.hit();
+        Ok(campaign::v1::Target::default())
+    }
+
+    fn functions(
+        &mut self,
+        _: &mut Caller,
+        _: Name,
+        _: u32,
+    ) -> Result<campaign::v1::FunctionPage, campaign::v1::CampaignError> {
+        self.hit();
+        Ok(campaign::v1::FunctionPage::default())
+    }
+
+    fn arm(
+        &mut self,
+        _: &mut Caller,
+        _: Name,
+        _: u8,
+        _: u64,
+        _: u8,
+        _: u64,
+        _: u64,
+    ) -> Result<(), campaign::v1::CampaignError> {
+        self.hit();
+        Ok(())
+    }
+
+    fn status(
+        &mut self,
+        _: &mut Caller,
+        _: u8,
+    ) -> Result<campaign::v1::Trap, campaign::v1::CampaignError> {
+        self.hit();
+        Ok(campaign::v1::Trap::default())
+    }
+
+    fn disarm(
+        &mut self,
+        _: &mut Caller,
+        _: u8,
+    ) -> Result<campaign::v1::Trap, campaign::v1::CampaignError> {
+        self.hit();
+        Ok(campaign::v1::Trap::default())
+    }
+}
+
 impl upgrade::v1::Server for Stub {
     fn formats(
         &mut self,
@@ -578,4 +637,12 @@ pub fn sample_requests(sink: &mut dyn FnMut(u64, &[u64])) {
         while chunk.push(0xc3).is_ok() {}
     }
     let _ = c.serve();
+
+    let c = campaign::v1::Client::new(&recorder);
+    let _ = c.target(short.clone());
+    let _ = c.functions(long.clone(), u32::MAX);
+    let _ = c.arm(long, u8::MAX, u64::MAX, u8::MAX, u64::MAX, u64::MAX);
+    let _ = c.arm(short, 0, 0, 0, 0, 0);
+    let _ = c.status(u8::MAX);
+    let _ = c.disarm(0);
 }

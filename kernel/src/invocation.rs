@@ -364,6 +364,17 @@ fn tcb_op(op: Invocation, tcb: TcbPtr, args: &Args) -> Result<Results, Error> {
             crate::txregion::bind(tcb, region)?;
             Ok(Results::default())
         }
+        Invocation::TcbInjectArm => {
+            let index = args.get(0)?;
+            let pc = args.get(1)?;
+            let kind = args.get(2)?;
+            let a = args.get(3).unwrap_or(0);
+            let b = args.get(4).unwrap_or(0);
+            crate::inject::arm(tcb, index, pc, kind, a, b)?;
+            Ok(Results::default())
+        }
+        Invocation::TcbInjectStatus => Ok(Results::with(&crate::inject::status(args.get(0)?)?)),
+        Invocation::TcbInjectDisarm => Ok(Results::with(&crate::inject::disarm(args.get(0)?)?)),
         Invocation::TcbUnbindNotification => {
             let t = tcb_mut(tcb);
             if let Some(n) = t.bound_notification.take() {

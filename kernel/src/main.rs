@@ -17,6 +17,7 @@ mod arch;
 mod boot;
 mod cspace;
 mod fastpath;
+mod inject;
 mod invariants;
 mod invocation;
 mod ipc;

@@ -4,7 +4,7 @@ use crate::arch::{Architecture, Cpu, EntryKind, SyncCause, UserContext};
 use crate::state::kernel;
 use crate::tcb::{Fault, tcb_mut};
 use crate::txregion::{self, WriteFault};
-use crate::{fastpath, ipc, irq, sched, syscall};
+use crate::{fastpath, inject, ipc, irq, sched, syscall};
 use axolotl_abi::FaultKind;
 use axolotl_abi::fault::{FAULT_FLAG_USER_MAPPING_PRESENT, FAULT_FLAG_WRITE};
 
@@ -39,6 +39,11 @@ fn handle_general(_ctx: *mut UserContext, kind: EntryKind) -> ! {
                 syndrome,
                 flags,
             } => {
+                if let Some(trap_pc) = Cpu::inject_trap_pc(&tcb_mut(cur).ctx)
+                    && let inject::Hit::Resume = inject::hit(cur, trap_pc)
+                {
+                    sched::exit();
+                }
                 let pc = tcb_mut(cur).ctx.pc;
                 let mut fault = Fault {
                     kind,

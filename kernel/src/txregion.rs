@@ -377,6 +377,7 @@ pub fn abort(r: TxPtr, flags: u64, reply_label: u64) -> Result<u64, Error> {
     reg.log.clear();
     reg.active = false;
     reg.aborts += 1;
+    crate::inject::thread_reset(t);
     let tcb = tcb_mut(t);
     tcb.ctx = reg.checkpoint;
     tcb.fault = None;

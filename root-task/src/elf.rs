@@ -121,6 +121,39 @@ fn u64_at(b: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(w)
 }
 
+/// The functions of an ELF file's symbol table (`STT_FUNC` symbols with a size), as (address,
+/// size), in table order. Nothing if the file has no symbol table or its section headers are out
+/// of bounds; a malformed entry is skipped.
+pub fn functions(bytes: &[u8]) -> impl Iterator<Item = (u64, u64)> + '_ {
+    const SHT_SYMTAB: u32 = 2;
+    const STT_FUNC: u8 = 2;
+    const SHDR_LEN: usize = 64;
+    const SYM_LEN: usize = 24;
+    let table = (|| {
+        if bytes.len() < EHDR_LEN {
+            return None;
+        }
+        let shoff = usize::try_from(u64_at(bytes, 0x28)).ok()?;
+        let shnum = usize::from(u16_at(bytes, 0x3c));
+        (0..shnum).find_map(|i| {
+            let at = shoff.checked_add(i.checked_mul(SHDR_LEN)?)?;
+            if at.checked_add(SHDR_LEN)? > bytes.len() || u32_at(bytes, at + 4) != SHT_SYMTAB {
+                return None;
+            }
+            let off = usize::try_from(u64_at(bytes, at + 0x18)).ok()?;
+            let size = usize::try_from(u64_at(bytes, at + 0x20)).ok()?;
+            (off.checked_add(size)? <= bytes.len()).then_some((off, size / SYM_LEN))
+        })
+    })();
+    let (off, count) = table.unwrap_or((0, 0));
+    (0..count).filter_map(move |i| {
+        let at = off + i * SYM_LEN;
+        let kind = bytes[at + 4] & 0xf;
+        let (value, size) = (u64_at(bytes, at + 8), u64_at(bytes, at + 16));
+        (kind == STT_FUNC && size > 0 && value != 0).then_some((value, size))
+    })
+}
+
 impl<'a> Elf<'a> {
     /// Checks `bytes` as an executable for `machine` ([`EM_AARCH64`], [`EM_X86_64`]).
     pub fn parse(bytes: &'a [u8], machine: u16) -> Result<Elf<'a>, ElfError> {

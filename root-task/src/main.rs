@@ -17,6 +17,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod builder;
+mod campaign;
 mod elf;
 mod error;
 mod platform;
@@ -246,7 +247,17 @@ fn main(bootinfo: &'static BootInfo) -> ! {
         }
         Some(rebuilt)
     };
-    supervisor::run(supervisor_endpoint, &mut supervised, console, &mut restart)
+    let code = image
+        .name
+        .starts_with("campaign")
+        .then(|| campaign::server_code(&image, &archive, machine));
+    supervisor::run(
+        supervisor_endpoint,
+        &mut supervised,
+        console,
+        &mut restart,
+        code.as_deref(),
+    )
 }
 
 /// Debug only (`[image] debug_root_task_fault = "after-start"`, scenario `root-task-fault`): a

@@ -253,6 +253,7 @@ pub fn run<C: Transport>(
     servers: &mut [Supervised],
     console: Option<console::Client<C>>,
     restart: Restart,
+    campaign_code: Option<&[Option<crate::campaign::ServerCode>]>,
 ) -> ! {
     let mut supervisor = Supervisor { servers, console };
     let mut request = [0u64; MSG_WORDS];
@@ -287,7 +288,23 @@ pub fn run<C: Transport>(
         }
         let mut caller = Caller::new(badge, None);
         let interface = ipc_schema::Label::from_u64(message.label()).map(|l| l.interface);
-        let (label, reply_words) = if interface == Some(inject::INTERFACE) {
+        // Campaign images also serve `campaign::v1` on this endpoint.
+        let campaign = campaign_code.and_then(|code| {
+            let mut campaign = crate::campaign::Campaign {
+                servers: supervisor.servers,
+                code,
+            };
+            crate::campaign::dispatch(
+                &mut campaign,
+                &mut caller,
+                message.label(),
+                &request[..words],
+                &mut answer,
+            )
+        });
+        let (label, reply_words) = if let Some(answered) = campaign {
+            answered
+        } else if interface == Some(inject::INTERFACE) {
             inject::dispatch(
                 &mut supervisor,
                 &mut caller,

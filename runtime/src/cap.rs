@@ -304,6 +304,39 @@ impl Cap<Tcb> {
         Ok(regs)
     }
 
+    /// Fault injection (campaign images, `abi::inject`): plants the kernel's trap at `pc` of this
+    /// thread in trap slot `slot`; when the thread executes it, the kernel applies `kind` with
+    /// its arguments `a`, `b`.
+    pub fn inject_arm(
+        self,
+        slot: u64,
+        pc: u64,
+        kind: axolotl_abi::inject::InjectKind,
+        a: u64,
+        b: u64,
+    ) -> Result<(), Error> {
+        self.invoke(Invocation::TcbInjectArm, &[slot, pc, kind as u64, a, b])
+            .map(drop)
+    }
+
+    /// The state of trap slot `slot`: (state, pc, detail0, detail1).
+    pub fn inject_status(
+        self,
+        slot: u64,
+    ) -> Result<(axolotl_abi::inject::TrapState, u64, u64, u64), Error> {
+        self.invoke(Invocation::TcbInjectStatus, &[slot])?;
+        let state =
+            axolotl_abi::inject::TrapState::from_u64(get_mr(0)).ok_or(Error::IllegalOperation)?;
+        Ok((state, get_mr(1), get_mr(2), get_mr(3)))
+    }
+
+    /// Takes the trap in `slot` out (the original code back if it is still planted); returns
+    /// the state it had.
+    pub fn inject_disarm(self, slot: u64) -> Result<axolotl_abi::inject::TrapState, Error> {
+        self.invoke(Invocation::TcbInjectDisarm, &[slot])?;
+        axolotl_abi::inject::TrapState::from_u64(get_mr(0)).ok_or(Error::IllegalOperation)
+    }
+
     /// Makes the thread runnable.
     pub fn resume(self) -> Result<(), Error> {
         self.invoke(Invocation::TcbResume, &[]).map(drop)

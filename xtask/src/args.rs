@@ -29,7 +29,111 @@ pub enum Command {
         arch: Arch,
         json: Option<PathBuf>,
     },
+    /// `campaign [merge DIR... | replay]`: see `crate::campaign`.
+    Campaign(CampaignArgs),
     Help,
+}
+
+/// `cargo xtask campaign` and its subcommands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CampaignArgs {
+    Run {
+        arch: Arch,
+        faults: u64,
+        seed: u64,
+        out: PathBuf,
+        shard: (u64, u64),
+        jobs: u64,
+    },
+    Merge {
+        dirs: Vec<PathBuf>,
+    },
+    Replay {
+        arch: Arch,
+        seed: u64,
+        index: u64,
+    },
+}
+
+/// Parses the arguments after `cargo xtask campaign`.
+fn parse_campaign(rest: &[String]) -> Result<Command, String> {
+    if rest.first().map(String::as_str) == Some("merge") {
+        if rest.len() < 2 {
+            return Err("campaign merge needs at least one directory".into());
+        }
+        return Ok(Command::Campaign(CampaignArgs::Merge {
+            dirs: rest[1..].iter().map(PathBuf::from).collect(),
+        }));
+    }
+    let replay = rest.first().map(String::as_str) == Some("replay");
+    let rest = if replay { &rest[1..] } else { rest };
+    let mut get = std::collections::BTreeMap::new();
+    let mut i = 0;
+    while i < rest.len() {
+        let name = rest[i]
+            .strip_prefix("--")
+            .ok_or_else(|| format!("unexpected argument '{}'", rest[i]))?;
+        let (name, value) = match name.split_once('=') {
+            Some((n, v)) => (n.to_string(), v.to_string()),
+            None => {
+                i += 1;
+                let v = rest
+                    .get(i)
+                    .ok_or_else(|| format!("--{name} needs a value"))?;
+                (name.to_string(), v.clone())
+            }
+        };
+        let allowed: &[&str] = if replay {
+            &["arch", "seed", "index"]
+        } else {
+            &["arch", "faults", "seed", "out", "shard", "jobs"]
+        };
+        if !allowed.contains(&name.as_str()) {
+            return Err(format!("campaign takes no option --{name}"));
+        }
+        if get.insert(name.clone(), value).is_some() {
+            return Err(format!("--{name} is given twice"));
+        }
+        i += 1;
+    }
+    let number = |name: &str, default: u64| -> Result<u64, String> {
+        get.get(name).map_or(Ok(default), |v| {
+            v.parse()
+                .map_err(|_| format!("--{name}: not a number: {v}"))
+        })
+    };
+    let arch = get
+        .get("arch")
+        .map_or(Ok(DEFAULT_ARCH), |a| parse_arch(a))?;
+    if replay {
+        return Ok(Command::Campaign(CampaignArgs::Replay {
+            arch,
+            seed: number("seed", 7)?,
+            index: number("index", 0)?,
+        }));
+    }
+    let shard = match get.get("shard") {
+        Some(v) => {
+            let (i, n) = v.split_once('/').ok_or("--shard is I/N")?;
+            let (i, n): (u64, u64) = (
+                i.parse().map_err(|_| "--shard is I/N")?,
+                n.parse().map_err(|_| "--shard is I/N")?,
+            );
+            if n == 0 || i >= n {
+                return Err("--shard I/N needs I < N".into());
+            }
+            (i, n)
+        }
+        None => (0, 1),
+    };
+    Ok(Command::Campaign(CampaignArgs::Run {
+        arch,
+        faults: number("faults", 1000)?,
+        seed: number("seed", 7)?,
+        out: PathBuf::from(get.get("out").map_or("results", String::as_str)),
+        shard,
+        jobs: number("jobs", 1)?.max(1),
+    }))
 }
 
 pub const USAGE: &str = "\
@@ -44,6 +148,11 @@ commands:
   test  [--arch aarch64|x86_64|all]        host unit tests, then every tests/scenarios/*.toml in QEMU
   bench [--arch A] [--json FILE]           run images/bench.toml with deterministic instruction
                                            counting and report its BENCH lines
+  campaign [--arch A] [--faults N] [--seed S] [--out DIR] [--shard I/N] [--jobs J]
+                                           a fault-injection campaign (docs/CAMPAIGNS.md)
+  campaign merge DIR...                    combine the reports of shards
+  campaign replay [--arch A] --seed S --index K
+                                           rerun one injection and show the guest's output
 
 options:
   --arch A      aarch64 (default) or x86_64
@@ -62,6 +171,9 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
     let Some((command, rest)) = args.split_first() else {
         return Ok(Command::Help);
     };
+    if command == "campaign" {
+        return parse_campaign(rest);
+    }
     // Options as (name, value); flags have no value.
     let mut options: Vec<(String, Option<String>)> = Vec::new();
     let mut i = 0;

@@ -7,6 +7,7 @@
 mod apt;
 mod args;
 mod bench;
+mod campaign;
 mod confinement;
 mod exit;
 mod expect;
@@ -54,6 +55,7 @@ fn main() {
         Command::Test { arches } => Workspace::open()
             .and_then(|ws| scenarios::test(&ws, &arches))
             .map(|ok| if ok { 0 } else { 1 }),
+        Command::Campaign(args) => campaign::driver::run(args),
         Command::Bench { arch, json } => {
             Workspace::open().and_then(|ws| run_bench(&ws, arch, json.as_deref()).map(|()| 0))
         }

@@ -10,9 +10,11 @@
 //! | 6 | [`inject`] | v1 | the root task's supervisor (deliberate faults) |
 //! | 7 | [`snapshot`] | v1 | the root task's supervisor: concurrent snapshots of transactional servers |
 //! | 8 | [`upgrade`] | v1 | every server that can be upgraded live (to the supervisor only) |
+//! | 9 | [`campaign`] | v1 | the root task's supervisor, in campaign images |
 //!
 //! The shell is a client only. Ids are assigned here, once, and never reused.
 
+pub mod campaign;
 pub mod common;
 pub mod console;
 pub mod inject;
@@ -35,6 +37,7 @@ pub mod ids {
     pub const INJECT: u16 = 6;
     pub const SNAPSHOT: u16 = 7;
     pub const UPGRADE: u16 = 8;
+    pub const CAMPAIGN: u16 = 9;
 }
 
 /// Every interface version defined here.
@@ -49,6 +52,7 @@ pub const ALL: &[InterfaceInfo] = &[
     inject::v1::INFO,
     snapshot::v1::INFO,
     upgrade::v1::INFO,
+    campaign::v1::INFO,
 ];
 
 /// The interface version and op a request label addresses (for the supervisor: is the request

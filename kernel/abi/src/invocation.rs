@@ -42,6 +42,7 @@
 //! | `IoPortControlIssue` | I/O-port control | first port, last port, dest CNode, dest index | |
 //! | `IoPortIn8` | I/O port range | port | byte read |
 //! | `IoPortOut8` | I/O port range | port, byte | |
+//! | `TcbInjectArm`, `TcbInjectStatus`, `TcbInjectDisarm` | TCB | see [`crate::inject`] | |
 
 /// Operations on kernel objects, carried in the message label of an invocation.
 #[repr(u64)]
@@ -84,6 +85,9 @@ pub enum Invocation {
     SnapshotStatus = 77,
     IoPortIn8 = 61,
     IoPortOut8 = 62,
+    TcbInjectArm = 80,
+    TcbInjectStatus = 81,
+    TcbInjectDisarm = 82,
 }
 
 impl Invocation {
@@ -127,6 +131,9 @@ impl Invocation {
             77 => SnapshotStatus,
             61 => IoPortIn8,
             62 => IoPortOut8,
+            80 => TcbInjectArm,
+            81 => TcbInjectStatus,
+            82 => TcbInjectDisarm,
             _ => return None,
         })
     }
@@ -164,6 +171,6 @@ mod tests {
                 seen += 1;
             }
         }
-        assert_eq!(seen, 37);
+        assert_eq!(seen, 40);
     }
 }

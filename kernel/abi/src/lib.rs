@@ -17,6 +17,7 @@ pub mod archive;
 pub mod bootinfo;
 pub mod error;
 pub mod fault;
+pub mod inject;
 pub mod invariants;
 pub mod invocation;
 pub mod message;

@@ -146,4 +146,16 @@ pub trait Architecture {
     fn io_port_out8(port: u16, value: u8);
     /// The number of ASIDs (0 is reserved for "none").
     const NUM_ASIDS: usize;
+
+    /// Fault injection (`crate::inject`): the trap instruction planted at a user pc, and a branch
+    /// to itself (both at most 4 bytes).
+    const INJECT_TRAP: &'static [u8];
+    const INJECT_LOOP: &'static [u8];
+    /// The pc of the injection trap, if the last synchronous exception from user mode was one.
+    fn inject_trap_pc(ctx: &UserContext) -> Option<u64>;
+    /// Makes `len` bytes of code just written at kernel address `kva` visible to instruction
+    /// fetch in every address space.
+    fn sync_code(kva: u64, len: usize);
+    /// User register `i` (numbering in `abi::inject`), for register faults.
+    fn user_register(ctx: &mut UserContext, i: u64) -> Option<&mut u64>;
 }

@@ -353,4 +353,36 @@ impl Architecture for Aarch64 {
     fn io_port_out8(_port: u16, _value: u8) {}
 
     const NUM_ASIDS: usize = 256;
+
+    /// `brk #0xfa17` (EC 0x3c, ELR at the `brk` itself) and `b .`.
+    const INJECT_TRAP: &'static [u8] =
+        &(0xd420_0000u32 | ((axolotl_abi::inject::AARCH64_TRAP_IMM as u32) << 5)).to_le_bytes();
+    const INJECT_LOOP: &'static [u8] = &0x1400_0000u32.to_le_bytes();
+
+    fn inject_trap_pc(ctx: &UserContext) -> Option<u64> {
+        let esr = trap::esr();
+        (esr >> 26 == EC_BRK64 && esr & 0xffff == axolotl_abi::inject::AARCH64_TRAP_IMM)
+            .then_some(ctx.pc)
+    }
+
+    fn sync_code(kva: u64, len: usize) {
+        let mut line = kva & !63;
+        while line < kva + len as u64 {
+            // SAFETY: cleaning a data-cache line of mapped kernel memory to the point of
+            // unification has no other effect.
+            unsafe { core::arch::asm!("dc cvau, {0}", in(reg) line) };
+            line += 64;
+        }
+        // SAFETY: barriers and invalidating the instruction caches (all of them, inner
+        // shareable: any alias of the page) have no other effect.
+        unsafe { core::arch::asm!("dsb ish", "ic ialluis", "dsb ish", "isb") };
+    }
+
+    fn user_register(ctx: &mut UserContext, i: u64) -> Option<&mut u64> {
+        match i {
+            0..=30 => Some(&mut ctx.x[i as usize]),
+            31 => Some(&mut ctx.sp),
+            _ => None,
+        }
+    }
 }

@@ -484,4 +484,38 @@ impl Architecture for X86_64 {
     }
 
     const NUM_ASIDS: usize = 4096;
+
+    /// `int3` (vector 3, its gate open to user mode; the saved pc is after it) and `jmp $`.
+    const INJECT_TRAP: &'static [u8] = &[0xcc];
+    const INJECT_LOOP: &'static [u8] = &[0xeb, 0xfe];
+
+    fn inject_trap_pc(ctx: &UserContext) -> Option<u64> {
+        (ctx.vector == 3).then(|| ctx.pc.wrapping_sub(1))
+    }
+
+    /// Instruction fetch snoops stores on x86, and returning to user mode (`iretq`, `sysretq`
+    /// after a serialising kernel entry) orders the modified code before it runs.
+    fn sync_code(_kva: u64, _len: usize) {}
+
+    fn user_register(ctx: &mut UserContext, i: u64) -> Option<&mut u64> {
+        Some(match i {
+            0 => &mut ctx.rax,
+            1 => &mut ctx.rbx,
+            2 => &mut ctx.rcx,
+            3 => &mut ctx.rdx,
+            4 => &mut ctx.rsi,
+            5 => &mut ctx.rdi,
+            6 => &mut ctx.rbp,
+            7 => &mut ctx.sp,
+            8 => &mut ctx.r8,
+            9 => &mut ctx.r9,
+            10 => &mut ctx.r10,
+            11 => &mut ctx.r11,
+            12 => &mut ctx.r12,
+            13 => &mut ctx.r13,
+            14 => &mut ctx.r14,
+            15 => &mut ctx.r15,
+            _ => return None,
+        })
+    }
 }
