@@ -77,13 +77,17 @@ fn dispatch(cur: TcbPtr, sc: Syscall) -> Result<(), Error> {
         Syscall::Yield => sched::request(Reschedule::Rotate),
         Syscall::DebugPutChar => crate::klog::putc(t.ctx.cptr() as u8),
         Syscall::DebugWrite => {
-            // Bytes beyond the message registers, or a thread without an IPC buffer: nothing
-            // more is written.
-            if let Some(buffer) = t.ipc_buffer() {
-                let len = (t.ctx.cptr() as usize).min(buffer.msg.len() * 8);
-                for i in 0..len {
-                    crate::klog::putc((buffer.msg[i / 8] >> (8 * (i % 8))) as u8);
-                }
+            // Up to 40 bytes in registers: the info word, then MR0..3; the length in word0.
+            let words = [
+                t.ctx.info(),
+                t.ctx.mr(0),
+                t.ctx.mr(1),
+                t.ctx.mr(2),
+                t.ctx.mr(3),
+            ];
+            let len = (t.ctx.cptr() as usize).min(words.len() * 8);
+            for i in 0..len {
+                crate::klog::putc((words[i / 8] >> (8 * (i % 8))) as u8);
             }
         }
     }

@@ -8,7 +8,7 @@
 //!   `[name LEVEL]` prefix and can filter the line by the level table `set_log_level` fills);
 //! - everything else (the root task, the console server itself, a server without the capability,
 //!   a line whose console call failed, a line logged while a console call is in progress) is
-//!   written with the `DebugWrite` system call (a whole line per call).
+//!   written with the `DebugWrite` system call (40 bytes per call, in registers).
 //!
 //! [`attach_console`] (called by the server entry glue) looks the capability up. The console call
 //! never logs, and a line started while one is in flight goes to the debug console, so logging

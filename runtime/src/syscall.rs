@@ -97,16 +97,22 @@ pub fn yield_now() {
     arch::syscall(Syscall::Yield as u64, 0, 0, [0; 4]);
 }
 
-/// Writes `bytes` to the kernel's debug console, up to 960 bytes per system call (through the
-/// message registers, which it overwrites).
+/// Writes `bytes` to the kernel's debug console, 40 bytes per system call, in registers (the
+/// message registers in the IPC buffer are left alone, so logging never clobbers a message).
 pub fn debug_write(bytes: &[u8]) {
-    for chunk in bytes.chunks(axolotl_abi::message::MSG_MAX_LENGTH * 8) {
-        for (i, word) in chunk.chunks(8).enumerate() {
+    for chunk in bytes.chunks(axolotl_abi::syscall::DEBUG_WRITE_MAX) {
+        let mut words = [0u64; 5];
+        for (i, part) in chunk.chunks(8).enumerate() {
             let mut w = [0u8; 8];
-            w[..word.len()].copy_from_slice(word);
-            crate::ipc_buffer::set_mr(i, u64::from_le_bytes(w));
+            w[..part.len()].copy_from_slice(part);
+            words[i] = u64::from_le_bytes(w);
         }
-        arch::syscall(Syscall::DebugWrite as u64, chunk.len() as u64, 0, [0; 4]);
+        arch::syscall(
+            Syscall::DebugWrite as u64,
+            chunk.len() as u64,
+            words[0],
+            [words[1], words[2], words[3], words[4]],
+        );
     }
 }
 

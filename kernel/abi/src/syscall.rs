@@ -38,10 +38,14 @@ pub enum Syscall {
     NBRecv = 8,
     /// Debug console output of one byte through the kernel log device.
     DebugPutChar = 9,
-    /// Debug console output of the first `word0` bytes of the caller's message registers
-    /// (`IpcBuffer::msg` read as bytes, at most `MSG_MAX_LENGTH * 8`), in one system call.
+    /// Debug console output of up to [`DEBUG_WRITE_MAX`] bytes carried in registers: `word0`
+    /// bytes of the info word then MR0..3 (CPU registers only: no memory is read, the IPC
+    /// buffer is untouched), little-endian.
     DebugWrite = 10,
 }
+
+/// The most bytes one `DebugWrite` carries (five registers).
+pub const DEBUG_WRITE_MAX: usize = 40;
 
 impl Syscall {
     pub const fn from_u64(n: u64) -> Option<Syscall> {

@@ -102,10 +102,11 @@ fn run(c: &mut Checks, server: &'static ServerInfo) {
         format_args!("now {woke}, deadline {deadline}"),
     );
 
-    // A cancelled deadline does not fire; the next one does, not earlier.
+    // A cancelled deadline does not fire; the next one does, not earlier. The cancelled one is
+    // far enough ahead (200 ms) that a slow host cannot let it pass before the cancel arrives.
     let start = now(&timer);
     let cancelled = timer
-        .set_deadline(Some(start + ms))
+        .set_deadline(Some(start + 200 * ms))
         .and_then(|()| timer.set_deadline(None));
     let second = start + 3 * ms;
     let set = timer.set_deadline(Some(second));
