@@ -21,6 +21,8 @@ pub enum Command<'a> {
     KvList,
     Log { server: &'a str, level: LogLevel },
     Inject { server: &'a str, kind: FaultKind },
+    Snapshot { server: &'a str },
+    Restore { server: &'a str },
     Poweroff,
 }
 
@@ -35,6 +37,8 @@ pub mod usage {
     pub const KV: &str = "kv get|put|del|list ...";
     pub const LOG: &str = "log <server> <level>";
     pub const INJECT: &str = "inject <server> <kind>";
+    pub const SNAPSHOT: &str = "snapshot <server>";
+    pub const RESTORE: &str = "restore <server>";
     pub const POWEROFF: &str = "poweroff";
 }
 
@@ -57,6 +61,11 @@ pub const COMMANDS: &[(&str, &str)] = &[
         usage::INJECT,
         "make a server's next request fault: null, wild, panic, loop, undef, stack",
     ),
+    (
+        usage::SNAPSHOT,
+        "take a concurrent snapshot of a server (it serves while it is copied)",
+    ),
+    (usage::RESTORE, "put a server back at its last snapshot"),
     (usage::POWEROFF, "stop the machine"),
 ];
 
@@ -184,6 +193,12 @@ pub fn parse(line: &str) -> Result<Option<Command<'_>>, ParseError<'_>> {
         "kv" => parse_kv(rest)?,
         "log" => parse_log(rest)?,
         "inject" => parse_inject(rest)?,
+        "snapshot" => Command::Snapshot {
+            server: one_name(rest, usage::SNAPSHOT)?,
+        },
+        "restore" => Command::Restore {
+            server: one_name(rest, usage::RESTORE)?,
+        },
         other => return Err(ParseError::UnknownCommand(other)),
     };
     Ok(Some(command))
@@ -223,6 +238,14 @@ fn parse_log(rest: &str) -> Result<Command<'_>, ParseError<'_>> {
     let server = bounded("server name", server, NAME_LEN)?;
     let level = LogLevel::from_name(level).ok_or(ParseError::UnknownLevel(level))?;
     Ok(Command::Log { server, level })
+}
+
+/// Exactly one more word (a server name), then nothing.
+fn one_name<'a>(rest: &'a str, usage: &'static str) -> Result<&'a str, ParseError<'a>> {
+    match first_word(rest) {
+        Some((name, rest)) if is_blank(rest) => bounded("server name", name, NAME_LEN),
+        _ => Err(ParseError::Usage(usage)),
+    }
 }
 
 fn parse_inject(rest: &str) -> Result<Command<'_>, ParseError<'_>> {
@@ -285,6 +308,14 @@ mod tests {
             message("inject kv nil"),
             "unknown fault kind 'nil'; use null, wild, panic, loop, undef or stack"
         );
+    }
+
+    #[test]
+    fn snapshot_commands() {
+        assert_eq!(ok("snapshot kv"), Command::Snapshot { server: "kv" });
+        assert_eq!(ok(" restore  kv "), Command::Restore { server: "kv" });
+        assert_eq!(message("snapshot"), "usage: snapshot <server>");
+        assert_eq!(message("restore kv now"), "usage: restore <server>");
     }
 
     #[test]
@@ -419,6 +450,6 @@ mod tests {
         for (usage, what) in COMMANDS {
             assert!(!usage.is_empty() && !what.is_empty());
         }
-        assert_eq!(COMMANDS.len(), 9);
+        assert_eq!(COMMANDS.len(), 11);
     }
 }

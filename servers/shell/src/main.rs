@@ -28,7 +28,7 @@ mod program {
         CNode, Cap, CapRights, Endpoint, Notification, ObjectType, ServerInfo, debug_put_char,
         yield_now,
     };
-    use ipc_schema::{CapSlot, console, inject, kv, supervisor, timer as timer_if};
+    use ipc_schema::{CapSlot, console, inject, kv, snapshot, supervisor, timer as timer_if};
     use log::{error, info, warn};
     use shell::idle::{Idle, Wait};
     use shell::{ChunkWriter, Outcome, Services, Shell, Terminal};
@@ -116,6 +116,7 @@ mod program {
             kv: server.client("kv").map(kv::v2::Client::new),
             supervisor: server.client("supervisor").map(supervisor::v1::Client::new),
             inject: server.client("supervisor").map(inject::v1::Client::new),
+            snapshot: server.client("supervisor").map(snapshot::v1::Client::new),
         };
         let granted = |present: bool, name: &'static str| if present { name } else { "" };
         info!(

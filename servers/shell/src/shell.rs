@@ -13,7 +13,7 @@ use crate::output::Terminal;
 use crate::show;
 use ipc_schema::inject::v1::FaultKind;
 use ipc_schema::interfaces::common::{LogLevel, Name};
-use ipc_schema::{CallError, IpcError, Transport, console, inject, kv, supervisor};
+use ipc_schema::{CallError, IpcError, Transport, console, inject, kv, snapshot, supervisor};
 
 /// What the shell prints when it waits for a command.
 pub const PROMPT: &str = "axolotl> ";
@@ -29,6 +29,8 @@ pub struct Services<T> {
     pub supervisor: Option<supervisor::v1::Client<T>>,
     /// The supervisor's `inject` interface (same endpoint as `supervisor`).
     pub inject: Option<inject::v1::Client<T>>,
+    /// The supervisor's `snapshot` interface (same endpoint as `supervisor`).
+    pub snapshot: Option<snapshot::v1::Client<T>>,
 }
 
 /// What the caller of [`Shell::input`] must do next.
@@ -120,6 +122,8 @@ fn run<T: Transport>(
         Command::KvList => kv_list(services, out),
         Command::Log { server, level } => log(services, server, level, out),
         Command::Inject { server, kind } => inject(services, server, kind, out),
+        Command::Snapshot { server } => take_snapshot(services, server, out),
+        Command::Restore { server } => restore(services, server, out),
         Command::Poweroff => {
             if can_poweroff {
                 writeln!(out, "powering off");
@@ -371,6 +375,75 @@ fn inject<T: Transport>(
     );
 }
 
+/// The most `step`s one `snapshot` makes (a region has at most 1,023 pages, 8 a step).
+const MAX_STEPS: usize = 256;
+
+/// `snapshot SERVER`: begins a concurrent snapshot and copies it 8 pages a step; between steps
+/// the shell yields, so the server serves whoever calls it while its region is copied.
+fn take_snapshot<T: Transport>(
+    services: &Services<T>,
+    server: &str,
+    out: &mut (impl Terminal + ?Sized),
+) {
+    let Some(snapshots) = &services.snapshot else {
+        return writeln!(
+            out,
+            "snapshot: the image does not let this shell call the supervisor"
+        );
+    };
+    let mut info = match snapshots.begin(name(server)) {
+        Ok(info) => info,
+        Err(CallError::Op(e)) => return writeln!(out, "snapshot: {server}: {e}"),
+        Err(e) => return writeln!(out, "snapshot: {e}"),
+    };
+    let stop = info.stop_ticks;
+    let mut steps = 0;
+    while !info.complete && steps < MAX_STEPS {
+        yield_to_others();
+        info = match snapshots.step(name(server), 8) {
+            Ok(info) => info,
+            Err(e) => return writeln!(out, "snapshot: {server}: {e}"),
+        };
+        steps += 1;
+    }
+    writeln!(
+        out,
+        "snapshot of {server}: {} pages in {steps} steps, at its request {}; it was stopped {stop} \
+         ticks, served {} requests during the copy, {} pages copied before a write{}",
+        info.pages,
+        info.commits_at_point,
+        info.commits_at_complete
+            .saturating_sub(info.commits_at_point),
+        info.copied_before_write,
+        if info.complete { "" } else { " (not complete)" }
+    );
+}
+
+/// Gives the rest of the time slice to other threads (host tests: nothing).
+fn yield_to_others() {
+    #[cfg(target_os = "none")]
+    axolotl_rt::yield_now();
+}
+
+/// `restore SERVER`: the server back at its last complete snapshot.
+fn restore<T: Transport>(services: &Services<T>, server: &str, out: &mut (impl Terminal + ?Sized)) {
+    let Some(snapshots) = &services.snapshot else {
+        return writeln!(
+            out,
+            "restore: the image does not let this shell call the supervisor"
+        );
+    };
+    match snapshots.restore(name(server)) {
+        Ok(info) => writeln!(
+            out,
+            "{server} restored to its snapshot ({} pages, at its request {})",
+            info.pages, info.commits_at_point
+        ),
+        Err(CallError::Op(e)) => writeln!(out, "restore: {server}: {e}"),
+        Err(e) => writeln!(out, "restore: {e}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -581,6 +654,7 @@ mod tests {
                         &self.supervisor as &dyn Transport,
                     )),
                     inject: None,
+                    snapshot: None,
                 },
                 can_poweroff,
             )
@@ -593,6 +667,7 @@ mod tests {
             kv: None,
             supervisor: None,
             inject: None,
+            snapshot: None,
         }
     }
 
@@ -602,6 +677,7 @@ mod tests {
             kv: Some(kv::v2::Client::new(&Down)),
             supervisor: Some(supervisor::v1::Client::new(&Down)),
             inject: Some(inject::v1::Client::new(&Down)),
+            snapshot: Some(snapshot::v1::Client::new(&Down)),
         }
     }
 
@@ -805,6 +881,7 @@ mod tests {
                 kv: None,
                 supervisor: None,
                 inject: None,
+                snapshot: None,
             },
             false,
         );
