@@ -17,6 +17,16 @@
 //! communicate, whatever they do. The root task (supervisor endpoint) is trusted: it never
 //! transfers capabilities, so `calls = ["supervisor"]` connects nobody.
 //!
+//! Live upgrade adds two kinds of grant. An upgradable server (`upgrades = [...]`) gets an
+//! upgrade control endpoint to receive on (its own: nobody else receives there). The image's
+//! `upgrader` is a trusted component, modelled explicitly: for each upgradable server it holds
+//! an unbadged, WRITE-only call of the server's service endpoint (badge 0, so `upgrade::v1`'s
+//! `freeze` is accepted from it; no GRANT, so no capability travels either way) and WRITE-only
+//! calls of the server's two control endpoints (old and new versions alternate between them). So
+//! the upgrader can send to every upgradable server and is linked with it, like a caller; it is
+//! the only server that can stop one (freeze) or replace its state, which is the authority an
+//! upgrade needs and no more: it cannot map their memory, hold their TCBs or spread capabilities.
+//!
 //! Memory: a server's frames, page tables, VSpace and CNode are made for it alone and never
 //! granted to another; the only memory capabilities in a CNode are its own CNode, a fresh Untyped
 //! of its own and the registers of devices, each device granted to one server only. [`analyse`]
@@ -45,6 +55,13 @@ pub enum Grant {
     SysControl,
     /// A fresh Untyped of 2^bits bytes retyped for it alone.
     Untyped(u8),
+    /// Its upgrade control endpoint (an upgradable server: `upgrades = [...]`), all rights.
+    UpgradeControl,
+    /// The upgrader's grants for upgradable server `server`: a badge-0 WRITE call of its service
+    /// endpoint (its first) and WRITE calls of its two control endpoints.
+    Upgrades {
+        server: usize,
+    },
     /// A platform device: its IRQ handler, and its registers or I/O ports.
     Device(String),
 }
@@ -88,6 +105,12 @@ pub fn grants(desc: &ImageDescription) -> Vec<Vec<Grant>> {
             if s.untyped_bits != 0 {
                 g.push(Grant::Untyped(s.untyped_bits));
             }
+            if s.upgradable() {
+                g.push(Grant::UpgradeControl);
+            }
+            if s.upgrader {
+                g.extend(desc.upgradable().map(|server| Grant::Upgrades { server }));
+            }
             g.extend(s.devices.iter().map(|d| Grant::Device(d.to_string())));
             g
         })
@@ -113,6 +136,12 @@ pub fn caps_summary(desc: &ImageDescription, index: usize) -> String {
             Grant::OwnCNode => write!(out, "own cnode"),
             Grant::SysControl => write!(out, "sys control"),
             Grant::Untyped(bits) => write!(out, "untyped 2^{bits}"),
+            Grant::UpgradeControl => write!(out, "upgrade control"),
+            Grant::Upgrades { server } => write!(
+                out,
+                "upgrades {} (badge 0, 2 controls)",
+                desc.servers[*server].name
+            ),
             Grant::Device(_) => Ok(()),
         };
     }
@@ -185,6 +214,18 @@ pub fn analyse(desc: &ImageDescription) -> Result<Authority, String> {
                     ..
                 } if endpoint != SUPERVISOR_ENDPOINT => {
                     return Err(format!("{}: calls {endpoint}, which nobody serves", s.name));
+                }
+                Grant::Upgrades { server: b } => {
+                    if !s.upgrader || !desc.servers[*b].upgradable() {
+                        return Err(format!(
+                            "{}: holds upgrade grants of {} without being the upgrader of an \
+                             upgradable server",
+                            s.name, desc.servers[*b].name
+                        ));
+                    }
+                    // WRITE only: it sends (freeze, export, import, serve), nothing travels.
+                    sends[a][*b] = true;
+                    linked[a][*b] = true;
                 }
                 Grant::Control(b) => {
                     // A TCB capability can give the thread another CSpace: full authority.
@@ -286,6 +327,49 @@ poweroff = true
             caps_summary(&d, 2),
             "own tcb, endpoint c, calls supervisor (badge 3), sys control"
         );
+    }
+
+    const UPGRADE: &str = r#"
+[image]
+name = "t"
+[[server]]
+name = "kv"
+program = "kv1"
+endpoints = ["kv"]
+upgrades = ["kv2", "kv3"]
+[[server]]
+name = "other"
+program = "o"
+endpoints = ["other"]
+[[server]]
+name = "upgrader"
+program = "upgrader"
+endpoints = ["upgrader"]
+calls = ["supervisor"]
+upgrader = true
+"#;
+
+    #[test]
+    fn the_upgrader_is_modelled_explicitly() {
+        let d = image(UPGRADE);
+        assert_eq!(caps_summary(&d, 0), "own tcb, endpoint kv, upgrade control");
+        assert_eq!(caps_summary(&d, 1), "own tcb, endpoint other");
+        assert_eq!(
+            caps_summary(&d, 2),
+            "own tcb, endpoint upgrader, calls supervisor (badge 3), upgrades kv (badge 0, 2 \
+             controls)"
+        );
+        let a = analyse(&d).unwrap();
+        // The upgrader reaches the upgradable server, and only it.
+        assert!(a.sends[2][0] && !a.sends[0][2]);
+        assert!(!a.sends[2][1]);
+        assert_eq!(a.isolated_pairs(), vec![(0, 1), (1, 2)]);
+        // Upgrade grants held by a server that is not the upgrader are refused.
+        let mut forged = d.clone();
+        forged.servers[2].upgrader = false;
+        let grants = grants(&d);
+        assert!(grants[2].contains(&Grant::Upgrades { server: 0 }));
+        assert!(!super::grants(&forged)[2].contains(&Grant::Upgrades { server: 0 }));
     }
 
     #[test]

@@ -23,7 +23,13 @@
 //!   `request_budget_ms` in 0..=[`REQUEST_BUDGET_MS_MAX`];
 //! - `snapshot` needs `transactional`, and `stack_pages + heap_pages` at most
 //!   [`SNAPSHOT_STACK_HEAP_PAGES_MAX`] (a Snapshot object holds at most 1023 pages; the rest is
-//!   for data and bss).
+//!   for data and bss);
+//! - `upgrades` (the programs a server can be upgraded to live) lists at most [`MAX_UPGRADES`]
+//!   well-formed program names, none twice, on a server with at least one endpoint (its first is
+//!   the service endpoint the new version takes over); at most [`MAX_UPGRADABLE`] servers of an
+//!   image have one;
+//! - at most one server is the `upgrader`, and it calls `supervisor` (where `lifecycle::v1` is);
+//!   an image with upgradable servers need not have one (they then never upgrade).
 #![cfg_attr(not(feature = "std"), no_std)]
 // Errors are rare and no_std has no Box: they carry their names inline.
 #![allow(clippy::result_large_err)]
@@ -54,6 +60,10 @@ pub const MAX_CALLS: usize = 8;
 pub const MAX_CONTROLS: usize = 8;
 /// The most platform devices one server may be granted.
 pub const MAX_DEVICES: usize = 4;
+/// The most programs one server may be upgraded to (`upgrades = [...]`).
+pub const MAX_UPGRADES: usize = 4;
+/// The most upgradable servers (with a non-empty `upgrades`) in one image.
+pub const MAX_UPGRADABLE: usize = 4;
 /// The platform devices an image may grant (`devices = [...]`). The root task knows what each
 /// one is on the machine it runs on: `uart` the console UART (aarch64 `virt` PL011, x86_64 `q35`
 /// COM1), `timer` a timer user space may program (aarch64 the EL1 physical timer, x86_64 the PIT).
@@ -158,6 +168,14 @@ pub struct ServerDesc {
     /// The root task gives its transactional region snapshot storage: `snapshot::v1` takes
     /// concurrent snapshots, and a restart uses the last complete one (default false).
     pub snapshot: bool,
+    /// Programs it can be upgraded to live (each is put in the boot archive). Non-empty: the
+    /// root task gives it an upgrade control endpoint (`ServerInfo::upgrade_control`).
+    pub upgrades: heapless::Vec<ProgramName, MAX_UPGRADES>,
+    /// It is the image's upgrader (`servers/upgrader`): the trusted component that runs live
+    /// upgrades. For every upgradable server it gets an unbadged call of its service endpoint
+    /// (badge 0: `upgrade::v1::freeze` is accepted) and calls of both its control endpoints;
+    /// the supervisor takes `lifecycle::v1` requests from it alone.
+    pub upgrader: bool,
 }
 
 /// Where a server's faults are delivered.
@@ -295,6 +313,14 @@ pub enum Problem {
     SnapshotNeedsTransactional,
     /// `snapshot = true` on a server whose stack and heap exceed the largest snapshot.
     SnapshotTooLarge { pages: u32, max: u32 },
+    /// `upgrades` on a server without an endpoint to take over.
+    UpgradesNeedEndpoint,
+    /// A second server with `upgrader = true` (the first, by name).
+    SecondUpgrader(Name),
+    /// `upgrader = true` without `calls = ["supervisor", ...]`.
+    UpgraderNeedsSupervisor,
+    /// More upgradable servers than [`MAX_UPGRADABLE`].
+    TooManyUpgradable { given: usize, max: usize },
 }
 
 impl Problem {
@@ -309,6 +335,8 @@ impl Problem {
                 | Problem::OwnFaultHandler(_)
                 | Problem::ControlsItself
                 | Problem::DeviceTaken { .. }
+                | Problem::SecondUpgrader(_)
+                | Problem::TooManyUpgradable { .. }
         )
     }
 }
@@ -328,6 +356,21 @@ impl fmt::Display for Problem {
                 "stack_pages + heap_pages = {pages} is more than a snapshot holds ({max})"
             ),
             Problem::TooMany { given, max } => write!(f, "{given} given, at most {max} allowed"),
+            Problem::UpgradesNeedEndpoint => write!(
+                f,
+                "needs endpoints: a new version takes over the server's first endpoint"
+            ),
+            Problem::SecondUpgrader(other) => {
+                write!(f, "server '{other}' is already the image's upgrader")
+            }
+            Problem::UpgraderNeedsSupervisor => write!(
+                f,
+                "needs calls = [\"supervisor\", ...]: the upgrader drives lifecycle::v1 there"
+            ),
+            Problem::TooManyUpgradable { given, max } => write!(
+                f,
+                "{given} servers have upgrades, at most {max} may (this is one too many)"
+            ),
             Problem::BadName(p) => p.fmt(f),
             Problem::OutOfRange { value, min, max } => {
                 write!(f, "{value} is out of range {min}..={max}")
@@ -473,7 +516,54 @@ fn check_server_fields(s: &ServerDesc) -> Result<(), (&'static str, Problem)> {
     check_range(s.request_budget_ms.into(), 0, REQUEST_BUDGET_MS_MAX.into())
         .map_err(|p| ("request_budget_ms", p))?;
     check_snapshot(s).map_err(|p| ("snapshot", p))?;
+    check_upgrades(s).map_err(|p| ("upgrades", p))?;
     Ok(())
+}
+
+/// `upgrades`: well-formed program names, none twice, on a server with an endpoint.
+pub(crate) fn check_upgrades(s: &ServerDesc) -> Result<(), Problem> {
+    for p in &s.upgrades {
+        check_program(p).map_err(Problem::BadName)?;
+    }
+    if let Some(p) = s
+        .upgrades
+        .iter()
+        .enumerate()
+        .find(|(i, p)| s.upgrades[..*i].contains(p))
+        .map(|(_, p)| p)
+    {
+        return Err(Problem::Repeated(
+            Name::try_from(p.as_str()).unwrap_or_default(),
+        ));
+    }
+    if !s.upgrades.is_empty() && s.endpoints.is_empty() {
+        return Err(Problem::UpgradesNeedEndpoint);
+    }
+    Ok(())
+}
+
+impl ServerDesc {
+    /// Whether it can be upgraded live (`upgrades` is not empty).
+    pub fn upgradable(&self) -> bool {
+        !self.upgrades.is_empty()
+    }
+}
+
+impl ImageDescription {
+    /// The indices of its upgradable servers, in image order (the order of the upgrader's
+    /// `ServerInfo::upgradables`).
+    pub fn upgradable(&self) -> impl Iterator<Item = usize> + '_ {
+        self.servers
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.upgradable())
+            .map(|(i, _)| i)
+    }
+
+    /// The index of its upgrader, if it has one.
+    pub fn upgrader(&self) -> Option<usize> {
+        self.servers.iter().position(|s| s.upgrader)
+    }
 }
 
 /// `snapshot = true` needs a transactional server small enough for one Snapshot object.
@@ -582,6 +672,42 @@ pub fn check_references(desc: &ImageDescription) -> Result<(), Invalid> {
             }
         }
     }
+    check_upgrader(desc)
+}
+
+/// At most [`MAX_UPGRADABLE`] upgradable servers; at most one upgrader, which calls the
+/// supervisor and has room for its grants.
+fn check_upgrader(desc: &ImageDescription) -> Result<(), Invalid> {
+    let upgradable = desc.upgradable().count();
+    if upgradable > MAX_UPGRADABLE {
+        let i = desc.upgradable().nth(MAX_UPGRADABLE).unwrap_or(0);
+        return Err(Invalid {
+            server: Some((i, desc.servers[i].name.clone())),
+            field: "upgrades",
+            problem: Problem::TooManyUpgradable {
+                given: upgradable,
+                max: MAX_UPGRADABLE,
+            },
+        });
+    }
+    let mut first: Option<&ServerDesc> = None;
+    for (i, s) in desc.servers.iter().enumerate() {
+        if !s.upgrader {
+            continue;
+        }
+        let err = |problem: Problem| Invalid {
+            server: Some((i, s.name.clone())),
+            field: "upgrader",
+            problem,
+        };
+        if let Some(other) = first {
+            return Err(err(Problem::SecondUpgrader(other.name.clone())));
+        }
+        first = Some(s);
+        if !s.calls.iter().any(|c| c == SUPERVISOR_ENDPOINT) {
+            return Err(err(Problem::UpgraderNeedsSupervisor));
+        }
+    }
     Ok(())
 }
 
@@ -601,6 +727,8 @@ const MAX_SERVER_ENCODED_LEN: usize = {
         + (1 + MAX_DEVICES * name)
         + 1 + 1 + 1 + 5 // transactional, tx_pool_pages, restart_after, request_budget_ms (varint)
         + 1 // snapshot
+        + (1 + MAX_UPGRADES * (1 + PROGRAM_MAX_LEN)) // upgrades
+        + 1 // upgrader
 };
 
 /// Bytes the postcard encoding of any [`ImageDescription`] takes at most: a buffer of this size
@@ -677,6 +805,8 @@ mod tests {
             restart_after: DEFAULT_RESTART_AFTER,
             request_budget_ms: 0,
             snapshot: false,
+            upgrades: heapless::Vec::new(),
+            upgrader: false,
         }
     }
 
@@ -762,6 +892,12 @@ mod tests {
         s.restart_after = u8::MAX;
         s.request_budget_ms = u32::MAX;
         s.snapshot = true;
+        for _ in 0..MAX_UPGRADES {
+            s.upgrades
+                .push(ProgramName::try_from("u".repeat(PROGRAM_MAX_LEN).as_str()).unwrap())
+                .unwrap();
+        }
+        s.upgrader = true;
         let mut servers = heapless::Vec::new();
         for _ in 0..MAX_SERVERS {
             servers.push(s.clone()).unwrap();

@@ -26,6 +26,10 @@
 //! request_budget_ms = 0          # 0..=60000: a longer request is aborted (0: no budget)
 //! snapshot = false               # snapshot storage for its region (needs transactional):
 //!                                # snapshot::v1, and restarts from the last snapshot
+//! upgrades = []                  # programs it can be upgraded to live (at most 4): they go in
+//!                                # the boot archive, and it gets an upgrade control endpoint
+//! upgrader = false               # the image's upgrader (servers/upgrader): badge-0 calls of
+//!                                # every upgradable server, and lifecycle::v1 at the supervisor
 //!
 //! [test]                         # optional, host only (QEMU scenario tests)
 //! expect = ["line", "..."]       # substrings of output lines, in order
@@ -42,11 +46,11 @@
 use crate::{
     DEFAULT_HEAP_PAGES, DEFAULT_PRIORITY, DEFAULT_RESTART_AFTER, DEFAULT_STACK_PAGES,
     DEFAULT_TX_POOL_PAGES, FaultHandler, HEAP_PAGES_MAX, ImageDescription, Invalid, MAX_CALLS,
-    MAX_CONTROLS, MAX_DEVICES, MAX_ENDPOINTS, MAX_SERVERS, Name, PRIORITY_MAX, PRIORITY_MIN,
-    Problem, ProgramName, REQUEST_BUDGET_MS_MAX, RESERVED_ENDPOINT_NAMES, RESTART_AFTER_MAX,
-    STACK_PAGES_MAX, STACK_PAGES_MIN, ServerDesc, TX_POOL_PAGES_MAX, check_device_list, check_name,
-    check_program, check_range, check_references, check_snapshot, check_untyped_bits,
-    first_repeated,
+    MAX_CONTROLS, MAX_DEVICES, MAX_ENDPOINTS, MAX_SERVERS, MAX_UPGRADES, Name, PRIORITY_MAX,
+    PRIORITY_MIN, Problem, ProgramName, REQUEST_BUDGET_MS_MAX, RESERVED_ENDPOINT_NAMES,
+    RESTART_AFTER_MAX, STACK_PAGES_MAX, STACK_PAGES_MIN, ServerDesc, TX_POOL_PAGES_MAX,
+    check_device_list, check_name, check_program, check_range, check_references, check_snapshot,
+    check_untyped_bits, check_upgrades, first_repeated,
 };
 use axolotl_abi::Arch;
 use serde::Deserialize;
@@ -165,6 +169,10 @@ struct RawServer {
     request_budget_ms: Option<i64>,
     #[serde(default)]
     snapshot: bool,
+    #[serde(default)]
+    upgrades: Vec<String>,
+    #[serde(default)]
+    upgrader: bool,
 }
 
 #[derive(Deserialize)]
@@ -371,9 +379,29 @@ fn convert_server(s: &RawServer) -> Result<ServerDesc, (&'static str, Problem)> 
         restart_after: restart_after as u8,
         request_budget_ms: request_budget_ms as u32,
         snapshot: s.snapshot,
+        upgrades: convert_upgrades(&s.upgrades).map_err(|p| ("upgrades", p))?,
+        upgrader: s.upgrader,
     };
     check_snapshot(&desc).map_err(|p| ("snapshot", p))?;
+    check_upgrades(&desc).map_err(|p| ("upgrades", p))?;
     Ok(desc)
+}
+
+fn convert_upgrades(
+    programs: &[String],
+) -> Result<heapless::Vec<ProgramName, MAX_UPGRADES>, Problem> {
+    if programs.len() > MAX_UPGRADES {
+        return Err(Problem::TooMany {
+            given: programs.len(),
+            max: MAX_UPGRADES,
+        });
+    }
+    let mut out = heapless::Vec::new();
+    for p in programs {
+        check_program(p).map_err(Problem::BadName)?;
+        let _ = out.push(ProgramName::try_from(p.as_str()).expect("checked length"));
+    }
+    Ok(out)
 }
 
 fn convert_test(t: &RawTest) -> Result<TestSpec, (&'static str, String)> {
@@ -970,5 +998,59 @@ snapshot = true"),
             "{}",
             err(&one("snapshot = 1"))
         );
+    }
+
+    #[test]
+    fn upgrade_fields() {
+        let (desc, _) = parse("t.toml", &one("upgrades = [\"kv2\", \"kv3\"]")).unwrap();
+        assert_eq!(desc.servers[0].upgrades.len(), 2);
+        assert!(desc.servers[0].upgradable());
+        assert_eq!(desc.upgradable().collect::<Vec<_>>(), [0]);
+        assert_eq!(desc.upgrader(), None);
+        assert_eq!(
+            err(&one("upgrades = [\"Kv2\"]")),
+            "t.toml: server[0].upgrades: contains 'K'"
+        );
+        assert_eq!(
+            err(&one("upgrades = [\"kv2\", \"kv2\"]")),
+            "t.toml: server[0].upgrades: 'kv2' is listed twice"
+        );
+        assert_eq!(
+            err(&one("upgrades = [\"a\", \"b\", \"c\", \"d\", \"e\"]")),
+            "t.toml: server[0].upgrades: 5 given, at most 4 allowed"
+        );
+        let no_endpoint = "[image]\nname = \"x\"\n[[server]]\nname = \"a\"\nprogram = \"a\"\nupgrades = [\"b\"]\n";
+        assert_eq!(
+            err(no_endpoint),
+            "t.toml: server[0].upgrades: needs endpoints: a new version takes over the server's \
+             first endpoint"
+        );
+        assert_eq!(
+            err(&one("upgrader = true")),
+            "t.toml: server[0].upgrader: needs calls = [\"supervisor\", ...]: the upgrader \
+             drives lifecycle::v1 there"
+        );
+        let (desc, _) = parse("t.toml", &one("upgrader = true\ncalls = [\"supervisor\"]")).unwrap();
+        assert_eq!(desc.upgrader(), Some(0));
+        let two = "[image]\nname = \"x\"\n[[server]]\nname = \"a\"\nprogram = \"a\"\n\
+                   calls = [\"supervisor\"]\nupgrader = true\n[[server]]\nname = \"b\"\n\
+                   program = \"a\"\ncalls = [\"supervisor\"]\nupgrader = true\n";
+        assert_eq!(
+            err(two),
+            "t.toml: server 'b': upgrader: server 'a' is already the image's upgrader"
+        );
+        let mut five = String::from("[image]\nname = \"x\"\n");
+        for i in 0..5 {
+            five.push_str(&format!(
+                "[[server]]\nname = \"s{i}\"\nprogram = \"a\"\nendpoints = [\"e{i}\"]\n\
+                 upgrades = [\"b\"]\n"
+            ));
+        }
+        assert_eq!(
+            err(&five),
+            "t.toml: server 's4': upgrades: 5 servers have upgrades, at most 4 may (this is one \
+             too many)"
+        );
+        assert!(err(&one("upgrader = 1")).contains("invalid type: integer"));
     }
 }

@@ -4,7 +4,7 @@
 
 use crate::interfaces::common::{LogLevel, Name, Ticks};
 use crate::interfaces::{
-    campaign, console, inject, kv, name, snapshot, supervisor, timer, upgrade,
+    campaign, console, inject, kv, lifecycle, name, snapshot, supervisor, timer, upgrade,
 };
 use crate::server::Caller;
 use crate::transport::{CapSlot, CapTransfer, ReplyInfo, Transport};
@@ -54,6 +54,9 @@ pub fn dispatch_all(
             campaign::v1::dispatch(stub, caller, label, request, reply)
         }
         Some(upgrade::v1::INTERFACE) => upgrade::v1::dispatch(stub, caller, label, request, reply),
+        Some(lifecycle::v1::INTERFACE) => {
+            lifecycle::v1::dispatch(stub, caller, label, request, reply)
+        }
         _ => IpcError::UnknownInterface.reply(),
     }
 }
@@ -73,6 +76,7 @@ pub const DISPATCHES: &[(&str, crate::DispatchFn<Stub>)] = &[
     ("snapshot v1", snapshot::v1::dispatch::<Stub>),
     ("upgrade v1", upgrade::v1::dispatch::<Stub>),
     ("campaign v1", campaign::v1::dispatch::<Stub>),
+    ("lifecycle v1", lifecycle::v1::dispatch::<Stub>),
     ("all", dispatch_all),
 ];
 
@@ -454,6 +458,67 @@ impl campaign::v1::Server for Stub {
     }
 }
 
+impl lifecycle::v1::Server for Stub {
+    fn prepare(
+        &mut self,
+        _: &mut Caller,
+        _: Name,
+        _: lifecycle::v1::Program,
+    ) -> Result<lifecycle::v1::Prepared, lifecycle::v1::LifecycleError> {
+        self.hit();
+        Ok(lifecycle::v1::Prepared::default())
+    }
+
+    fn switch(&mut self, _: &mut Caller, _: Name) -> Result<u32, lifecycle::v1::LifecycleError> {
+        self.hit();
+        Ok(2)
+    }
+
+    fn revert(&mut self, _: &mut Caller, _: Name) -> Result<u32, lifecycle::v1::LifecycleError> {
+        self.hit();
+        Ok(1)
+    }
+
+    fn commit(&mut self, _: &mut Caller, _: Name) -> Result<(), lifecycle::v1::LifecycleError> {
+        self.hit();
+        Ok(())
+    }
+
+    fn discard(&mut self, _: &mut Caller, _: Name) -> Result<(), lifecycle::v1::LifecycleError> {
+        self.hit();
+        Err(lifecycle::v1::LifecycleError::WrongStep)
+    }
+
+    fn probation(
+        &mut self,
+        _: &mut Caller,
+        _: Name,
+    ) -> Result<lifecycle::v1::Probation, lifecycle::v1::LifecycleError> {
+        self.hit();
+        Ok(lifecycle::v1::Probation::default())
+    }
+
+    fn upgrade(
+        &mut self,
+        _: &mut Caller,
+        _: Name,
+        _: lifecycle::v1::Program,
+        _: bool,
+    ) -> Result<lifecycle::v1::Report, lifecycle::v1::LifecycleError> {
+        self.hit();
+        Ok(lifecycle::v1::Report {
+            outcome: lifecycle::v1::Outcome::FaultedInProbation { carried_back: true },
+            version: u32::MAX,
+            format: Some(u8::MAX),
+            state_bytes: u32::MAX,
+            lengths: [u64::MAX; 4],
+            blackout: u64::MAX,
+            total: u64::MAX,
+            chunks: u32::MAX,
+        })
+    }
+}
+
 impl upgrade::v1::Server for Stub {
     fn formats(
         &mut self,
@@ -637,6 +702,19 @@ pub fn sample_requests(sink: &mut dyn FnMut(u64, &[u64])) {
         while chunk.push(0xc3).is_ok() {}
     }
     let _ = c.serve();
+
+    let c = lifecycle::v1::Client::new(&recorder);
+    let mut program = lifecycle::v1::Program::new();
+    while program.push('p').is_ok() {}
+    for n in [&short, &long] {
+        let _ = c.prepare(n.clone(), program.clone());
+        let _ = c.switch(n.clone());
+        let _ = c.revert(n.clone());
+        let _ = c.commit(n.clone());
+        let _ = c.discard(n.clone());
+        let _ = c.probation(n.clone());
+        let _ = c.upgrade(n.clone(), program.clone(), n == &short);
+    }
 
     let c = campaign::v1::Client::new(&recorder);
     let _ = c.target(short.clone());

@@ -20,6 +20,7 @@ mod builder;
 mod campaign;
 mod elf;
 mod error;
+mod lifecycle;
 mod platform;
 mod policy;
 mod slots;
@@ -27,6 +28,7 @@ mod snapshots;
 mod supervisor;
 mod system;
 mod untyped;
+mod versions;
 
 use axolotl_abi::archive::{Archive, EntryKind};
 use axolotl_image::MAX_SERVERS;
@@ -35,7 +37,7 @@ use builder::Builder;
 use core::fmt;
 use ipc_schema::console;
 use log::{error, info, warn};
-use supervisor::{Rebuilt, Supervised};
+use supervisor::Supervised;
 use system::BuiltServer;
 
 axolotl_rt::declare_root_task!(main);
@@ -157,6 +159,12 @@ fn main(bootinfo: &'static BootInfo) -> ! {
                 .filter_map(|e| endpoints.get(e))
                 .take(axolotl_rt::server_info::MAX_ENDPOINTS)
                 .collect();
+            s.upgrades = core::iter::once(&desc.program)
+                .chain(desc.upgrades.iter())
+                .cloned()
+                .collect();
+            s.upgradable = desc.upgradable();
+            s.upgrader = image.upgrader() == Some(index);
             s
         })
         .collect();
@@ -178,74 +186,17 @@ fn main(bootinfo: &'static BootInfo) -> ! {
     }
     // The supervisor forwards log-level changes to the console server, if the image has one.
     let console = endpoints.get("console").map(console::v1::Client::new);
-    let mut tcbs = tcbs;
-    let counter_frequency = bootinfo.counter_frequency;
-    let mut restart = |index: usize| -> Option<Rebuilt> {
-        let desc = image.servers.get(index)?;
-        // The old generation goes with its Untyped: revoking it deletes every object made from
-        // it (thread, address space, memory, region, and the root's copy of its info page,
-        // which unmaps the control page); their root slots are then empty.
-        let memory = servers
-            .get_mut(index)
-            .and_then(Option::take)
-            .and_then(|old| system::free_server(&mut b, old));
-        let reused = memory.as_ref().and_then(|m| m.only()).map(|(_, bits)| bits);
-        let mut server = system::build_server(
-            &mut b,
-            index,
-            desc,
-            &archive,
-            machine,
-            supervisor_endpoint,
-            &endpoints,
-            memory,
-        )
-        .inspect_err(|e| error!("restart of '{}': {e}", desc.name))
-        .ok()?;
-        if let Some(t) = tcbs.get_mut(index) {
-            *t = Some(server.tcb);
-        }
-        system::grant(
-            &mut b,
-            index,
-            &image,
-            &mut server,
-            &tcbs,
-            &endpoints,
-            counter_frequency,
-        )
-        .inspect_err(|e| error!("restart of '{}': {e}", desc.name))
-        .ok()?;
-        server.tcb.resume().ok()?;
-        let now = server
-            .memory
-            .as_ref()
-            .and_then(|m| m.only())
-            .map(|(_, bits)| bits);
-        match (reused, now) {
-            (Some(old), Some(new)) if old == new => info!(
-                "'{}' rebuilt in the Untyped of its previous generation (2^{new} bytes); {} KiB \
-                 free, {} root slots free",
-                desc.name,
-                b.pool.free_bytes() / 1024,
-                b.slots.available()
-            ),
-            _ => info!(
-                "'{}' rebuilt in a new Untyped; {} KiB free, {} root slots free",
-                desc.name,
-                b.pool.free_bytes() / 1024,
-                b.slots.available()
-            ),
-        }
-        let rebuilt = Rebuilt {
-            tcb: server.tcb,
-            tx: server.tx,
-            control: server.control.map(|_| system::control_page(index)),
-        };
-        if let Some(slot) = servers.get_mut(index) {
-            *slot = Some(server);
-        }
-        Some(rebuilt)
+    let mut fleet = versions::Fleet {
+        b,
+        image: &image,
+        archive: &archive,
+        machine,
+        supervisor: supervisor_endpoint,
+        endpoints: &endpoints,
+        counter_frequency: bootinfo.counter_frequency,
+        built: servers.into_iter().map(|s| [s, None]).collect(),
+        tcbs,
+        spare: image.servers.iter().map(|_| None).collect(),
     };
     let code = image
         .name
@@ -255,7 +206,7 @@ fn main(bootinfo: &'static BootInfo) -> ! {
         supervisor_endpoint,
         &mut supervised,
         console,
-        &mut restart,
+        &mut fleet,
         code.as_deref(),
     )
 }

@@ -19,6 +19,11 @@
 //!   A server due for a restart that has a complete snapshot of its current region is restored
 //!   from it instead of being rebuilt from its image.
 //!
+//! - **Requests** of `lifecycle::v1` (interface id `LIFECYCLE`) from the image's upgrader only,
+//!   served by [`crate::lifecycle::Lifecycle`]: the versions of a server during a live upgrade
+//!   (prepare a new version, switch to it, revert, commit, discard, probation). None of them
+//!   blocks: the upgrader makes the blocking `upgrade::v1` calls.
+//!
 //! The supervisor is single-threaded: while it forwards a request to the console it receives
 //! nothing, so a fault of the console in that moment would wait for a supervisor waiting for the
 //! console. Only `set_log_level` calls out, and the console's handler of it only updates a table.
@@ -69,6 +74,45 @@ pub struct Supervised {
     pub snapshot_region: Option<Cap<TxRegion>>,
     /// Counter ticks the server was stopped by the last snapshot begun.
     pub snapshot_stop_ticks: u64,
+    /// The version serving (1 at boot; each committed upgrade adds one).
+    pub version: u32,
+    /// The slot of the version serving (see `ipc_schema::lifecycle`).
+    pub slot: u8,
+    /// The program it runs and the programs it may be upgraded to (image `upgrades`).
+    pub upgrades: heapless::Vec<axolotl_image::ProgramName, 5>,
+    /// It has `upgrades` (and control endpoints).
+    pub upgradable: bool,
+    /// It is the image's upgrader (`lifecycle::v1` is served to it alone).
+    pub upgrader: bool,
+    /// The version that is not serving, during an upgrade.
+    pub other: Option<OtherVersion>,
+    /// Faults of the serving version since the last `switch`.
+    pub probation_faults: u32,
+    /// Faults of the other version since it was built or switched from.
+    pub other_faults: u32,
+}
+
+/// Where the version that does not serve is in an upgrade.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OtherStage {
+    /// A new version, built and started, waiting for its state; not serving yet.
+    Prepared,
+    /// The old version, frozen, after a `switch` (probation).
+    OldOnProbation,
+    /// The new version after a `revert` (to be discarded).
+    Reverted,
+}
+
+/// A server's version that is not serving.
+#[derive(Clone, Debug)]
+pub struct OtherVersion {
+    pub tcb: Cap<Tcb>,
+    pub tx: Option<Cap<TxRegion>>,
+    pub control: Option<u64>,
+    pub slot: u8,
+    pub version: u32,
+    pub program: axolotl_image::ProgramName,
+    pub stage: OtherStage,
 }
 
 impl Supervised {
@@ -93,11 +137,24 @@ impl Supervised {
             snapshot: None,
             snapshot_region: None,
             snapshot_stop_ticks: 0,
+            version: 1,
+            slot: 0,
+            upgrades: heapless::Vec::new(),
+            upgradable: false,
+            upgrader: false,
+            other: None,
+            probation_faults: 0,
+            other_faults: 0,
         }
     }
 
+    /// The program of the serving version.
+    pub fn program(&self) -> &str {
+        self.upgrades.first().map_or("?", |p| p.as_str())
+    }
+
     /// Sets its control word `word` (through the root task's mapping of its info page).
-    fn set_control(&self, word: usize, value: u64) -> bool {
+    pub(crate) fn set_control(&self, word: usize, value: u64) -> bool {
         let Some(page) = self.control else {
             return false;
         };
@@ -111,22 +168,26 @@ impl Supervised {
     }
 
     /// `Running` once started and until the supervisor gives up on it; `Stopped` if it was never
-    /// built or was suspended after a fault.
+    /// built or was suspended after a fault; `Upgrading` while a new version is prepared or the
+    /// old one is on probation.
     pub fn state(&self) -> ServerState {
         if self.tcb.is_none() || self.stopped {
             ServerState::Stopped
+        } else if self.other.is_some() {
+            ServerState::Upgrading
         } else {
             ServerState::Running
         }
     }
 
-    /// The server as `supervisor::v1` reports it. There are no upgrades yet: every server runs
-    /// version 1 of its program; each restart from the image is a new generation.
+    /// The server as `supervisor::v1` reports it: the version serving (1 at boot, bumped by
+    /// each upgrade that switched and was not reverted); each restart from the image is a new
+    /// generation.
     pub fn status(&self) -> ServerStatus {
         let count = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
         ServerStatus {
             name: self.name.clone(),
-            version: 1,
+            version: self.version,
             state: self.state(),
             faults: count(self.faults),
             aborts: count(self.recovery.aborts),
@@ -210,7 +271,11 @@ impl<C: Transport> inject::Server for Supervisor<'_, C> {
             .iter_mut()
             .find(|s| s.name == name)
             .ok_or(InjectError::NoSuchServer)?;
-        if server.state() != ServerState::Running {
+        // An upgrading server is armed in the version serving (the new one on probation).
+        if !matches!(
+            server.state(),
+            ServerState::Running | ServerState::Upgrading
+        ) {
             return Err(InjectError::NotRunning);
         }
         if server.armed.is_some() {
@@ -236,11 +301,22 @@ impl<C: Transport> inject::Server for Supervisor<'_, C> {
     }
 }
 
-/// Rebuilds server `index` from its image (a fresh address space, memory and thread on the same
-/// endpoints) and starts it; returns its thread, transactional region and control page.
-pub type Restart<'a> = &'a mut dyn FnMut(usize) -> Option<Rebuilt>;
+/// What the supervisor asks of the root task's builder (`crate::versions::Fleet`).
+pub trait Versions {
+    /// Rebuilds server `index`'s version in `slot` from its program (a fresh address space,
+    /// memory and thread on the same endpoints) and starts it.
+    fn restart(&mut self, index: usize, slot: u8) -> Option<Rebuilt>;
+    /// Builds `program` as a new version of server `index` in `slot` (which must be free), which
+    /// starts by importing an old version's state on the slot's control endpoint.
+    fn build_version(&mut self, index: usize, slot: u8, program: &str) -> Option<Rebuilt>;
+    /// Frees server `index`'s version in `slot` (its Untyped revoked); whether there was one.
+    fn free_version(&mut self, index: usize, slot: u8) -> bool;
+}
 
-/// A server rebuilt by [`Restart`].
+/// The restart hook of [`run`].
+pub type Restart<'a> = &'a mut dyn Versions;
+
+/// A server (re)built by [`Versions`].
 pub struct Rebuilt {
     pub tcb: Cap<Tcb>,
     pub tx: Option<Cap<TxRegion>>,
@@ -264,11 +340,17 @@ pub fn run<C: Transport>(
             Err(e) => crate::stop(format_args!("supervisor: receive failed: {e}")),
         };
         if badge >= FAULT_BADGE_BASE {
-            let index = usize::try_from(badge - FAULT_BADGE_BASE).unwrap_or(usize::MAX);
+            let (index, slot) = crate::system::fault_origin(badge - FAULT_BADGE_BASE);
             match supervisor.servers.get_mut(index) {
+                Some(server) if slot != server.slot => {
+                    crate::lifecycle::other_version_fault(server, slot, message)
+                }
                 Some(server) => {
+                    if server.other.is_some() {
+                        server.probation_faults = server.probation_faults.saturating_add(1);
+                    }
                     if handle_fault(server, message) {
-                        restart_server(server, index, restart);
+                        restart_server(server, index, &mut *restart);
                     }
                 }
                 None => {
@@ -307,6 +389,19 @@ pub fn run<C: Transport>(
         } else if interface == Some(inject::INTERFACE) {
             inject::dispatch(
                 &mut supervisor,
+                &mut caller,
+                message.label(),
+                &request[..words],
+                &mut answer,
+            )
+        } else if interface == Some(ipc_schema::lifecycle::v1::INTERFACE) {
+            let mut lifecycle = crate::lifecycle::Lifecycle {
+                servers: supervisor.servers,
+                versions: &mut *restart,
+                caller_badge: badge,
+            };
+            ipc_schema::lifecycle::v1::dispatch(
+                &mut lifecycle,
                 &mut caller,
                 message.label(),
                 &request[..words],
@@ -384,7 +479,7 @@ fn restart_server(server: &mut Supervised, index: usize, restart: Restart) {
     }
     server.set_control(CONTROL_INJECT, 0);
     server.armed = None;
-    match restart(index) {
+    match restart.restart(index, server.slot) {
         Some(rebuilt) => {
             server.tcb = Some(rebuilt.tcb);
             server.tx = rebuilt.tx;

@@ -51,6 +51,9 @@ const MAX_ENDPOINTS: usize = MAX_SERVERS * axolotl_image::MAX_ENDPOINTS + 1;
 /// take), so that `calls = ["supervisor"]` is granted like any other call.
 pub struct Endpoints {
     list: heapless::Vec<(Name, Cap<Endpoint>), MAX_ENDPOINTS>,
+    /// The two upgrade control endpoints of each upgradable server (by server index): the
+    /// version in slot `n` receives on the `n`th.
+    controls: heapless::Vec<(usize, [Cap<Endpoint>; 2]), MAX_SERVERS>,
 }
 
 impl Endpoints {
@@ -60,6 +63,34 @@ impl Endpoints {
             .find(|(n, _)| n == name)
             .map(|&(_, cap)| cap)
     }
+
+    /// Server `index`'s upgrade control endpoint of version slot `slot`.
+    pub fn control(&self, index: usize, slot: u8) -> Option<Cap<Endpoint>> {
+        self.controls
+            .iter()
+            .find(|(i, _)| *i == index)
+            .and_then(|(_, c)| c.get(usize::from(slot)).copied())
+    }
+}
+
+/// The versions of a server live in two slots (see `ipc_schema::lifecycle`); slot 1's fault
+/// badge and control page come after every slot-0 one.
+pub const VERSION_SLOTS: usize = 2;
+
+/// The fault badge of server `index`'s version in `slot`.
+pub const fn version_fault_badge(index: usize, slot: u8) -> Badge {
+    fault_badge(index + slot as usize * MAX_SERVERS)
+}
+
+/// Server index and version slot of a fault badge's offset from [`FAULT_BADGE_BASE`].
+pub const fn fault_origin(offset: u64) -> (usize, u8) {
+    let offset = offset as usize;
+    (offset % MAX_SERVERS, (offset / MAX_SERVERS) as u8)
+}
+
+/// Where the root task maps the info page of server `index`'s version in `slot`.
+pub const fn version_control_page(index: usize, slot: u8) -> u64 {
+    control_page(index + slot as usize * MAX_SERVERS)
 }
 
 /// Pages a server uses, by purpose.
@@ -95,6 +126,13 @@ pub struct BuiltServer {
     pub control: Option<Cap<Frame>>,
     /// Pages the region covers (0 without one).
     pub tx_pages: u64,
+    /// The program it runs (the image's, or an upgrade's).
+    pub program: axolotl_image::ProgramName,
+    /// Its version slot (0 at boot; see [`VERSION_SLOTS`]).
+    pub slot: u8,
+    /// It is a new version that starts by importing an old version's state
+    /// (`ServerInfo::upgrade_import`).
+    pub import: bool,
 }
 
 /// Where the root task maps server `index`'s info page (see [`crate::builder::CONTROL_VADDR`]).
@@ -111,6 +149,7 @@ pub fn make_endpoints(
     let supervisor = b.make(ObjectType::Endpoint, 0, "make the supervisor endpoint")?;
     let mut endpoints = Endpoints {
         list: heapless::Vec::new(),
+        controls: heapless::Vec::new(),
     };
     // The list has room for it and every image endpoint; the name is a valid one.
     if let Ok(name) = Name::try_from(axolotl_image::SUPERVISOR_ENDPOINT) {
@@ -124,6 +163,19 @@ pub fn make_endpoints(
                 }
                 Err(e) => error!("server '{}': endpoint '{name}': {e}", server.name),
             }
+        }
+    }
+    for index in image.upgradable() {
+        let a = b.make(ObjectType::Endpoint, 0, "make an upgrade control endpoint");
+        let c = b.make(ObjectType::Endpoint, 0, "make an upgrade control endpoint");
+        match (a, c) {
+            (Ok(a), Ok(c)) => {
+                let _ = endpoints.controls.push((index, [a, c]));
+            }
+            (Err(e), _) | (_, Err(e)) => error!(
+                "server '{}': no upgrade control endpoints: {e}",
+                image.servers[index].name
+            ),
         }
     }
     Ok((supervisor, endpoints))
@@ -211,6 +263,25 @@ pub fn build_server(
     endpoints: &Endpoints,
     memory: Option<ServerMemory>,
 ) -> Result<BuiltServer, BuildError> {
+    build_version(
+        b, index, desc, archive, machine, supervisor, endpoints, memory, 0,
+    )
+}
+
+/// [`build_server`] for the version in `slot` (its fault badge and the root's mapping of its
+/// info page are the slot's), running `desc.program`.
+#[allow(clippy::too_many_arguments)]
+pub fn build_version(
+    b: &mut Builder,
+    index: usize,
+    desc: &ServerDesc,
+    archive: &Archive,
+    machine: u16,
+    supervisor: Cap<Endpoint>,
+    endpoints: &Endpoints,
+    memory: Option<ServerMemory>,
+    slot: u8,
+) -> Result<BuiltServer, BuildError> {
     let program = archive
         .find(EntryKind::Program, Some(desc.program.as_str()))
         .ok_or(BuildError::NoProgram)?;
@@ -223,7 +294,9 @@ pub fn build_server(
         }
     };
     b.enter(memory);
-    let built = build_in(b, index, desc, archive, machine, supervisor, endpoints);
+    let built = build_in(
+        b, index, desc, archive, machine, supervisor, endpoints, slot,
+    );
     let memory = b.leave();
     match built {
         Ok(mut server) => {
@@ -295,6 +368,7 @@ fn memory_bits(desc: &ServerDesc, elf: &Elf) -> u32 {
     (2 * bytes).next_power_of_two().trailing_zeros()
 }
 
+#[allow(clippy::too_many_arguments)]
 fn build_in(
     b: &mut Builder,
     index: usize,
@@ -303,6 +377,7 @@ fn build_in(
     machine: u16,
     supervisor: Cap<Endpoint>,
     endpoints: &Endpoints,
+    version_slot: u8,
 ) -> Result<BuiltServer, BuildError> {
     // Everything that can be checked without making objects, first.
     let program = archive
@@ -358,6 +433,9 @@ fn build_in(
         control: None,
         memory: None,
         tx_pages: 0,
+        program: desc.program.clone(),
+        slot: version_slot,
+        import: false,
     };
 
     // The program: each page filled through the scratch mapping, then mapped with the union of
@@ -439,7 +517,7 @@ fn build_in(
                 Cap::<CNode>::invoker_root(),
                 source.cptr(),
                 CapRights::WRITE.union(CapRights::GRANT),
-                fault_badge(index),
+                version_fault_badge(index, version_slot),
             ) {
                 b.slots.free(slot);
                 return Err(BuildError::Kernel {
@@ -723,6 +801,46 @@ fn grant_in(
             Err(e) => warn!("server '{name}': untyped not granted: {e}"),
         }
     }
+    if desc.upgradable() {
+        let granted = endpoints
+            .control(index, server.slot)
+            .map(|ep| filler.give(ep.cptr(), CapRights::ALL, None));
+        match granted {
+            Some(Ok(slot)) => {
+                info.upgrade_control = slot;
+                info.upgrade_import = u64::from(server.import);
+                let _ = write!(summary, ", upgrade control");
+            }
+            Some(Err(e)) => warn!("server '{name}': upgrade control endpoint not granted: {e}"),
+            None => warn!("server '{name}': has no upgrade control endpoint"),
+        }
+    }
+    if desc.upgrader {
+        for target in image.upgradable() {
+            let t = &image.servers[target];
+            // Unbadged (badge 0: `freeze` is accepted) and WRITE only (nothing travels).
+            let service = t.endpoints.first().and_then(|e| endpoints.get(e));
+            let controls = [endpoints.control(target, 0), endpoints.control(target, 1)];
+            let (Some(service), [Some(c0), Some(c1)]) = (service, controls) else {
+                warn!("server '{name}': upgrade grants of '{}' missing", t.name);
+                continue;
+            };
+            let granted = (|| {
+                Ok::<_, BuildError>([
+                    filler.give(service.cptr(), CapRights::WRITE, None)?,
+                    filler.give(c0.cptr(), CapRights::WRITE, None)?,
+                    filler.give(c1.cptr(), CapRights::WRITE, None)?,
+                ])
+            })();
+            match granted {
+                Ok([s, a, c]) => {
+                    info.push_upgradable(&t.name, s, [a, c]);
+                    let _ = write!(summary, ", upgrades {} (badge 0, 2 controls)", t.name);
+                }
+                Err(e) => warn!("server '{name}': upgrade grants of '{}': {e}", t.name),
+            }
+        }
+    }
     let (devices, _) = platform::layout(&desc.devices);
     for placed in &devices {
         let device = placed.name.as_str();
@@ -793,7 +911,7 @@ fn grant_in(
         Ok(copy) => match b.map_frame(
             copy,
             root::vspace(),
-            control_page(index),
+            version_control_page(index, server.slot),
             CapRights::READ_WRITE,
             VmAttributes::NONE,
         ) {
@@ -817,19 +935,16 @@ fn grant_in(
     let pages = server.pages;
 
     let mut fault: heapless::String<64> = heapless::String::new();
+    let badge = version_fault_badge(index, server.slot);
     let _ = match &desc.fault_handler {
-        FaultHandler::Supervisor => {
-            write!(fault, "the supervisor (badge {:#x})", fault_badge(index))
-        }
+        FaultHandler::Supervisor => write!(fault, "the supervisor (badge {badge:#x})"),
         FaultHandler::None => write!(fault, "nobody (the kernel suspends it)"),
-        FaultHandler::Endpoint(ep) => {
-            write!(fault, "endpoint {ep} (badge {:#x})", fault_badge(index))
-        }
+        FaultHandler::Endpoint(ep) => write!(fault, "endpoint {ep} (badge {badge:#x})"),
     };
     info!(
         "server '{name}' (program {}, priority {}): {} pages ({} program, {} stack, {} heap, \
          {} ipc/info, {} page tables); caps: {summary}; faults to {fault}",
-        desc.program,
+        server.program,
         desc.priority,
         pages.total(),
         pages.program,

@@ -58,6 +58,8 @@ pub const MAX_ENDPOINTS: usize = 4;
 pub const MAX_CALLS: usize = 8;
 pub const MAX_CONTROLS: usize = 8;
 pub const MAX_DEVICES: usize = 4;
+/// The most upgradable servers an upgrader is given (`axolotl_image::MAX_UPGRADABLE`).
+pub const MAX_UPGRADABLES: usize = 4;
 
 /// The badge a server's calls to an endpoint carry: 1 + the caller's index in the image.
 pub const fn call_badge(caller_index: usize) -> Badge {
@@ -198,6 +200,46 @@ impl DeviceGrant {
     }
 }
 
+/// What the image's upgrader holds for one upgradable server (`upgrader = true` in the image):
+/// capabilities the root task made for it alone.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UpgradableEntry {
+    /// The server's name in the image, UTF-8, NUL-padded.
+    pub name: [u8; NAME_LEN],
+    /// Its service endpoint (its first), WRITE only, **badge 0**: `upgrade::v1::freeze` is
+    /// accepted only from an unbadged caller.
+    pub service: CPtr,
+    /// Its two control endpoints, WRITE only: versions alternate between them (the version in
+    /// slot `n` receives on `controls[n]`); `lifecycle::v1::prepare` says which one a new
+    /// version got.
+    pub controls: [CPtr; 2],
+}
+
+impl UpgradableEntry {
+    pub const EMPTY: UpgradableEntry = UpgradableEntry {
+        name: [0; NAME_LEN],
+        service: 0,
+        controls: [0; 2],
+    };
+
+    pub fn name(&self) -> &str {
+        name_str(&self.name, NAME_LEN)
+    }
+
+    pub fn service(&self) -> Cap<Endpoint> {
+        Cap::from_cptr(self.service)
+    }
+
+    /// The control endpoint of version slot `slot` (0 or 1).
+    pub fn control(&self, slot: u8) -> Option<Cap<Endpoint>> {
+        self.controls
+            .get(usize::from(slot))
+            .copied()
+            .and_then(nonzero)
+    }
+}
+
 /// The server-info page: what a server was given, written by the root task.
 #[repr(C)]
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -243,6 +285,9 @@ pub struct ServerInfo {
     /// Non-zero: the server is a new version started to take over from an old one; it first
     /// waits on its control endpoint for its state, and serves its endpoint only when told to.
     pub upgrade_import: u64,
+    /// The upgrader only: the upgradable servers of the image, in image order.
+    pub upgradables: [UpgradableEntry; MAX_UPGRADABLES],
+    pub n_upgradables: u64,
 }
 
 const _: () = assert!(core::mem::size_of::<ServerInfo>() <= SERVER_CONTROL_OFFSET);
@@ -294,6 +339,8 @@ impl ServerInfo {
             n_devices: 0,
             upgrade_control: 0,
             upgrade_import: 0,
+            upgradables: [UpgradableEntry::EMPTY; MAX_UPGRADABLES],
+            n_upgradables: 0,
         };
         info.name_len = copy_name(&mut info.name, name) as u64;
         info
@@ -312,6 +359,32 @@ impl ServerInfo {
     /// Adds the TCB of a server it controls; `false` if the list is full.
     pub fn push_control(&mut self, name: &str, cptr: CPtr) -> bool {
         push(&mut self.controls, &mut self.n_controls, name, cptr)
+    }
+
+    /// Adds an upgradable server (the upgrader's); `false` if the list is full.
+    pub fn push_upgradable(&mut self, name: &str, service: CPtr, controls: [CPtr; 2]) -> bool {
+        let Some(slot) = self.upgradables.get_mut(self.n_upgradables as usize) else {
+            return false;
+        };
+        let mut entry = UpgradableEntry {
+            service,
+            controls,
+            ..UpgradableEntry::EMPTY
+        };
+        copy_name(&mut entry.name, name);
+        *slot = entry;
+        self.n_upgradables += 1;
+        true
+    }
+
+    /// The upgradable servers it may upgrade (the upgrader only).
+    pub fn upgradables(&self) -> &[UpgradableEntry] {
+        &self.upgradables[..(self.n_upgradables as usize).min(MAX_UPGRADABLES)]
+    }
+
+    /// The upgradable server named `name` (the upgrader only).
+    pub fn upgradable(&self, name: &str) -> Option<&UpgradableEntry> {
+        self.upgradables().iter().find(|u| u.name() == name)
     }
 
     /// Adds a granted device (`entry.name` is set to `name`); `false` if the list is full.
@@ -462,6 +535,20 @@ mod tests {
         info.upgrade_control = 12;
         assert_eq!(info.upgrade_control(), Some(Cap::from_cptr(12)));
         assert!(info.starts_importing());
+        assert!(info.upgradable("kv").is_none());
+        assert!(info.push_upgradable("kv", 20, [21, 22]));
+        let kv = info.upgradable("kv").unwrap();
+        assert_eq!(
+            (kv.service(), kv.control(1)),
+            (Cap::from_cptr(20), Some(Cap::from_cptr(22)))
+        );
+        assert_eq!(kv.control(2), None);
+        for _ in 1..MAX_UPGRADABLES {
+            assert!(info.push_upgradable("x", 1, [2, 3]));
+        }
+        assert!(!info.push_upgradable("y", 1, [2, 3]));
+        info.n_upgradables = 77;
+        assert_eq!(info.upgradables().len(), MAX_UPGRADABLES);
         for i in 1..MAX_CALLS {
             assert!(info.push_call("x", i as u64));
         }

@@ -39,18 +39,21 @@ impl Image {
         })
     }
 
-    /// The programs it runs, each once, in order of first use.
+    /// The programs it runs or can upgrade to (`upgrades`), each once, in order of first use.
     pub fn programs(&self) -> Vec<String> {
         programs(&self.desc)
     }
 }
 
-/// The distinct programs of a description, in order of first use.
+/// The distinct programs of a description, servers' and then their `upgrades`, in order of
+/// first use: all go in the boot archive.
 pub fn programs(desc: &ImageDescription) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    for s in &desc.servers {
-        if !out.iter().any(|p| p == s.program.as_str()) {
-            out.push(s.program.to_string());
+    let running = desc.servers.iter().map(|s| &s.program);
+    let upgrades = desc.servers.iter().flat_map(|s| s.upgrades.iter());
+    for p in running.chain(upgrades) {
+        if !out.iter().any(|o| o == p.as_str()) {
+            out.push(p.to_string());
         }
     }
     out

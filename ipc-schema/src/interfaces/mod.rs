@@ -19,6 +19,7 @@ pub mod common;
 pub mod console;
 pub mod inject;
 pub mod kv;
+pub mod lifecycle;
 pub mod name;
 pub mod snapshot;
 pub mod supervisor;
@@ -38,6 +39,7 @@ pub mod ids {
     pub const SNAPSHOT: u16 = 7;
     pub const UPGRADE: u16 = 8;
     pub const CAMPAIGN: u16 = 9;
+    pub const LIFECYCLE: u16 = 12;
 }
 
 /// Every interface version defined here.
@@ -53,6 +55,7 @@ pub const ALL: &[InterfaceInfo] = &[
     snapshot::v1::INFO,
     upgrade::v1::INFO,
     campaign::v1::INFO,
+    lifecycle::v1::INFO,
 ];
 
 /// The interface version and op a request label addresses (for the supervisor: is the request

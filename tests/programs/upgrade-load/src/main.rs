@@ -1,0 +1,86 @@
+//! A load generator for the live-upgrade scenarios and demo: a `kv::v1` client that keeps
+//! calling the store (a `put` of a fresh value, then a `get` that must return it) and counts
+//! every request it sent, every one answered (served) and every one that failed (an error, or a
+//! wrong value), and the longest a request took (counter ticks: instructions under `-icount`).
+//!
+//! Between two requests it polls its own endpoint (`NBRecv`): a call there (from the director)
+//! is answered with its counts `[sent, served, failed, longest]` and it stops calling; it then
+//! answers every later call with the same counts. A request that is never answered would leave
+//! it blocked and the director waiting: the scenario's timeout catches that (a lost request).
+//!
+//! Its keys: `1000 * n + 0..32`, where `n` is the digit its name ends with (`load-1`), so two
+//! load generators never touch each other's keys.
+#![no_std]
+#![no_main]
+#![forbid(unsafe_code)]
+
+use axolotl_rt::debug_println;
+use axolotl_rt::{MessageInfo, ServerInfo, reply, set_mr};
+use ipc_schema::kv::v1;
+
+axolotl_rt::declare_server!(main);
+
+const KEYS: u32 = 32;
+
+fn main(server: &'static ServerInfo) {
+    let (Some(kv), Some(own)) = (server.client("kv"), server.endpoints().first()) else {
+        debug_println!("{}: needs calls = [\"kv\"] and an endpoint", server.name());
+        return;
+    };
+    let own = axolotl_rt::Cap::<axolotl_rt::Endpoint>::from_cptr(own.cptr);
+    let n = server
+        .name()
+        .bytes()
+        .last()
+        .filter(u8::is_ascii_digit)
+        .map_or(0, |d| u32::from(d - b'0'));
+    let kv = v1::Client::new(kv);
+    let (mut sent, mut served, mut failed, mut longest) = (0u64, 0u64, 0u64, 0u64);
+    let mut i = 0u32;
+    let timed = |sent: &mut u64, longest: &mut u64, f: &mut dyn FnMut() -> bool| {
+        *sent += 1;
+        let start = axolotl_rt::time::counter();
+        let ok = f();
+        *longest = (*longest).max(axolotl_rt::time::counter().wrapping_sub(start));
+        ok
+    };
+    loop {
+        let key = u64::from(1000 * n + i % KEYS);
+        let mut value = v1::Value::new();
+        for b in i.to_le_bytes() {
+            let _ = value.push(b);
+        }
+        let _ = value.push(n as u8);
+        if timed(&mut sent, &mut longest, &mut || {
+            kv.put(key, value.clone()).is_ok()
+        }) {
+            served += 1;
+        } else {
+            failed += 1;
+        }
+        if timed(&mut sent, &mut longest, &mut || {
+            kv.get(key).is_ok_and(|v| v == value)
+        }) {
+            served += 1;
+        } else {
+            failed += 1;
+        }
+        i = i.wrapping_add(1);
+        if own.nb_recv().is_ok() {
+            break;
+        }
+    }
+    debug_println!(
+        "{}: sent {sent}, served {served}, failed {failed}; longest request {longest} ticks",
+        server.name()
+    );
+    loop {
+        for (k, word) in [sent, served, failed, longest].into_iter().enumerate() {
+            set_mr(k, word);
+        }
+        let _ = reply(MessageInfo::new(0, 0, 4));
+        if own.recv().is_err() {
+            return;
+        }
+    }
+}
