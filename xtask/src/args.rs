@@ -29,6 +29,11 @@ pub enum Command {
         arch: Arch,
         json: Option<PathBuf>,
     },
+    /// `demo upgrade`: a scripted demo, its transcript on the terminal.
+    Demo {
+        name: String,
+        arches: Vec<Arch>,
+    },
     /// `campaign [merge DIR... | replay]`: see `crate::campaign`.
     Campaign(CampaignArgs),
     Help,
@@ -148,6 +153,8 @@ commands:
   test  [--arch aarch64|x86_64|all]        host unit tests, then every tests/scenarios/*.toml in QEMU
   bench [--arch A] [--json FILE]           run images/bench.toml with deterministic instruction
                                            counting and report its BENCH lines
+  demo upgrade [--arch A|all]              the live-upgrade demo (both architectures unless told):
+                                           kv1 -> kv2 under load, then a rolled-back kv2 -> kv3
   campaign [--arch A] [--faults N] [--seed S] [--out DIR] [--shard I/N] [--jobs J]
                                            a fault-injection campaign (docs/CAMPAIGNS.md)
   campaign merge DIR...                    combine the reports of shards
@@ -166,6 +173,38 @@ fn parse_arch(value: &str) -> Result<Arch, String> {
         .ok_or_else(|| format!("unknown architecture '{value}' (expected aarch64 or x86_64)"))
 }
 
+/// The scripted demos `cargo xtask demo NAME` runs.
+pub const DEMOS: &[&str] = &["upgrade"];
+
+/// `demo NAME [--arch A|all]` (both architectures unless told).
+fn parse_demo(rest: &[String]) -> Result<Command, String> {
+    let Some((name, rest)) = rest.split_first() else {
+        return Err(format!("demo needs a name: {}", DEMOS.join(", ")));
+    };
+    if !DEMOS.contains(&name.as_str()) {
+        return Err(format!(
+            "unknown demo '{name}' (known: {})",
+            DEMOS.join(", ")
+        ));
+    }
+    let arches = match rest {
+        [] => ALL_ARCHES.to_vec(),
+        [flag, value] if flag == "--arch" => match value.as_str() {
+            "all" => ALL_ARCHES.to_vec(),
+            a => vec![parse_arch(a)?],
+        },
+        [flag] if flag.starts_with("--arch=") => match &flag["--arch=".len()..] {
+            "all" => ALL_ARCHES.to_vec(),
+            a => vec![parse_arch(a)?],
+        },
+        _ => return Err("demo takes only --arch A (aarch64, x86_64 or all)".into()),
+    };
+    Ok(Command::Demo {
+        name: name.clone(),
+        arches,
+    })
+}
+
 /// Parses the arguments after `cargo xtask`.
 pub fn parse(args: &[String]) -> Result<Command, String> {
     let Some((command, rest)) = args.split_first() else {
@@ -173,6 +212,9 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
     };
     if command == "campaign" {
         return parse_campaign(rest);
+    }
+    if command == "demo" {
+        return parse_demo(rest);
     }
     // Options as (name, value); flags have no value.
     let mut options: Vec<(String, Option<String>)> = Vec::new();
@@ -277,6 +319,27 @@ mod tests {
     fn p(args: &str) -> Result<Command, String> {
         let args: Vec<String> = args.split_whitespace().map(String::from).collect();
         parse(&args)
+    }
+
+    #[test]
+    fn demos() {
+        assert_eq!(
+            p("demo upgrade"),
+            Ok(Command::Demo {
+                name: "upgrade".into(),
+                arches: ALL_ARCHES.to_vec()
+            })
+        );
+        assert_eq!(
+            p("demo upgrade --arch x86_64"),
+            Ok(Command::Demo {
+                name: "upgrade".into(),
+                arches: vec![Arch::X86_64]
+            })
+        );
+        assert!(p("demo").is_err());
+        assert!(p("demo nope").unwrap_err().contains("unknown demo 'nope'"));
+        assert!(p("demo upgrade --json x").is_err());
     }
 
     #[test]

@@ -28,7 +28,8 @@ use std::time::Duration;
 use workspace::Workspace;
 
 /// The benchmark image.
-const BENCH_IMAGE: &str = "images/bench.toml";
+/// The benchmark images, run one after the other; their metric names must not overlap.
+const BENCH_IMAGES: &[&str] = &["images/bench.toml", "images/upgrade-demo.toml"];
 /// How long a benchmark run may take when `images/bench.toml` has no `[test] timeout_s`.
 const BENCH_TIMEOUT_S: u64 = 300;
 
@@ -56,6 +57,9 @@ fn main() {
             .and_then(|ws| scenarios::test(&ws, &arches))
             .map(|ok| if ok { 0 } else { 1 }),
         Command::Campaign(args) => campaign::driver::run(args),
+        Command::Demo { name, arches } => {
+            Workspace::open().and_then(|ws| run_demo(&ws, &name, &arches))
+        }
         Command::Bench { arch, json } => {
             Workspace::open().and_then(|ws| run_bench(&ws, arch, json.as_deref()).map(|()| 0))
         }
@@ -117,67 +121,22 @@ const BOOT_MARKER: &str = "BENCH boot.first_server.instructions";
 /// `cargo xtask bench`: runs `images/bench.toml` with instruction counting and reports its
 /// `BENCH <metric>=<integer>` lines.
 fn run_bench(ws: &Workspace, arch: Arch, json: Option<&Path>) -> Result<(), String> {
-    let path = ws.root.join(BENCH_IMAGE);
-    if !path.is_file() {
-        return Err(format!(
-            "{BENCH_IMAGE} does not exist: there is no benchmark image yet (it runs servers that print \
-             'BENCH <metric>=<integer>' lines)"
-        ));
-    }
     let machine = Machine::load(&ws.root, arch)?;
     setup::ensure_qemu(&[&machine])?;
-    let built = image::build(ws, arch, &path)?;
-    let args = machine.args(arch, &built.kernel, &built.archive, Console::Piped, true);
-    let timeout_s = built
-        .image
-        .test
-        .as_ref()
-        .map_or(BENCH_TIMEOUT_S, |t| t.timeout_s);
-    eprintln!(
-        "xtask: benchmarking on {} ({})",
-        arch.name(),
-        machine.bench_args.join(" ")
-    );
-    let c = qemu::run_captured(
-        &machine.qemu,
-        &args,
-        machine.exit,
-        Duration::from_secs(timeout_s),
-        None,
-    )?;
-    let log: PathBuf = ws
-        .target_dir
-        .join("bench-logs")
-        .join(format!("{}.log", arch.name()));
-    let _ = std::fs::create_dir_all(log.parent().expect("in a directory"));
-    let _ = std::fs::write(
-        &log,
-        format!(
-            "# {}\n{}",
-            qemu::command_line(&machine.qemu, &args),
-            c.output
-        ),
-    );
-    let fail = |why: String| {
-        for l in expect::tail(&c.output, 30) {
-            eprintln!("    {l}");
+    let mut metrics = bench::Metrics::new();
+    let mut main_image = None;
+    for image in BENCH_IMAGES {
+        let (built, found) = bench_image(ws, &machine, arch, image)?;
+        for (name, value) in found {
+            if metrics.insert(name.clone(), value).is_some() {
+                return Err(format!(
+                    "metric '{name}' is reported by two benchmark images"
+                ));
+            }
         }
-        Err(format!("{why} (full output in {})", ws.label(&log)))
-    };
-    match &c.exit {
-        None => return fail(format!("the benchmark timed out after {timeout_s}s")),
-        Some(GuestExit::NoStatus(why)) => return fail(why.clone()),
-        Some(GuestExit::Status(s)) if *s != 0 => {
-            return fail(format!("the benchmark exited with status {s}"));
-        }
-        Some(GuestExit::Status(_)) => {}
+        main_image.get_or_insert(built);
     }
-    let metrics = match bench::parse(&c.output) {
-        Ok(m) if m.is_empty() => return fail("the benchmark printed no BENCH lines".into()),
-        Ok(m) => m,
-        Err(e) => return fail(e),
-    };
-    let mut metrics = metrics;
+    let built = main_image.ok_or("no benchmark image")?;
     // Wall-clock boot time: QEMU start to the first server's first line, without instruction
     // counting; the median of a few runs (this one figure varies with the host).
     let plain = machine.args(arch, &built.kernel, &built.archive, Console::Piped, false);
@@ -200,4 +159,142 @@ fn run_bench(ws: &Workspace, arch: Arch, json: Option<&Path>) -> Result<(), Stri
         eprintln!("xtask: wrote {}", json.display());
     }
     Ok(())
+}
+
+/// Boots one benchmark image with instruction counting; returns it and its BENCH metrics.
+fn bench_image(
+    ws: &Workspace,
+    machine: &Machine,
+    arch: Arch,
+    image: &str,
+) -> Result<(image::Built, bench::Metrics), String> {
+    let path = ws.root.join(image);
+    if !path.is_file() {
+        return Err(format!(
+            "{image} does not exist: it is a benchmark image (its servers print \
+             'BENCH <metric>=<integer>' lines)"
+        ));
+    }
+    let built = image::build(ws, arch, &path)?;
+    let args = machine.args(arch, &built.kernel, &built.archive, Console::Piped, true);
+    let timeout_s = built
+        .image
+        .test
+        .as_ref()
+        .map_or(BENCH_TIMEOUT_S, |t| t.timeout_s.max(BENCH_TIMEOUT_S));
+    eprintln!(
+        "xtask: benchmarking {image} on {} ({})",
+        arch.name(),
+        machine.bench_args.join(" ")
+    );
+    let c = qemu::run_captured(
+        &machine.qemu,
+        &args,
+        machine.exit,
+        Duration::from_secs(timeout_s),
+        None,
+    )?;
+    let stem = Path::new(image)
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("bench");
+    let log: PathBuf = ws
+        .target_dir
+        .join("bench-logs")
+        .join(format!("{}-{stem}.log", arch.name()));
+    let _ = std::fs::create_dir_all(log.parent().expect("in a directory"));
+    let _ = std::fs::write(
+        &log,
+        format!(
+            "# {}\n{}",
+            qemu::command_line(&machine.qemu, &args),
+            c.output
+        ),
+    );
+    let fail = |why: String| {
+        for l in expect::tail(&c.output, 30) {
+            eprintln!("    {l}");
+        }
+        Err(format!(
+            "{image}: {why} (full output in {})",
+            ws.label(&log)
+        ))
+    };
+    match &c.exit {
+        None => return fail(format!("the benchmark timed out after {timeout_s}s")),
+        Some(GuestExit::NoStatus(why)) => return fail(why.clone()),
+        Some(GuestExit::Status(s)) if *s != 0 => {
+            return fail(format!("the benchmark exited with status {s}"));
+        }
+        Some(GuestExit::Status(_)) => {}
+    }
+    match bench::parse(&c.output) {
+        Ok(m) if m.is_empty() => fail("the benchmark printed no BENCH lines".into()),
+        Ok(m) => Ok((built, m)),
+        Err(e) => fail(e),
+    }
+}
+
+/// `cargo xtask demo upgrade`: boots `images/upgrade-demo.toml` on each architecture and shows
+/// its transcript (the director's, the upgrader's and the supervisor's version lines), then
+/// whether every check passed. Exits 1 if a run failed.
+fn run_demo(ws: &Workspace, name: &str, arches: &[Arch]) -> Result<i32, String> {
+    let image = match name {
+        "upgrade" => "images/upgrade-demo.toml",
+        other => return Err(format!("unknown demo '{other}'")),
+    };
+    let mut status = 0;
+    for &arch in arches {
+        let machine = Machine::load(&ws.root, arch)?;
+        setup::ensure_qemu(&[&machine])?;
+        let built = image::build(ws, arch, &ws.root.join(image))?;
+        let args = machine.args(arch, &built.kernel, &built.archive, Console::Piped, false);
+        println!("==== live upgrade demo on {} ====", arch.name());
+        let c = qemu::run_captured(
+            &machine.qemu,
+            &args,
+            machine.exit,
+            Duration::from_secs(DEMO_TIMEOUT_S),
+            None,
+        )?;
+        for line in c.output.lines() {
+            if let Some(shown) = demo_line(line) {
+                println!("{shown}");
+            }
+        }
+        match c.exit {
+            Some(GuestExit::Status(0)) => println!(
+                "==== {}: demo finished, every check passed ====\n",
+                arch.name()
+            ),
+            other => {
+                status = 1;
+                println!("==== {}: demo FAILED ({other:?}) ====\n", arch.name());
+            }
+        }
+    }
+    Ok(status)
+}
+
+/// Seconds a demo may take.
+const DEMO_TIMEOUT_S: u64 = 300;
+
+/// The transcript lines of the upgrade demo, without log prefixes: the director's own lines,
+/// the upgrader's, and the supervisor's lines about versions.
+fn demo_line(line: &str) -> Option<String> {
+    let line = line.trim_end();
+    for prefix in ["[upgrader INFO] ", "[upgrader WARN] "] {
+        if let Some(rest) = line.strip_prefix(prefix) {
+            return Some(format!("  upgrader: {rest}"));
+        }
+    }
+    if let Some(rest) = line.strip_prefix("[root INFO] ")
+        && (rest.contains("version") || rest.contains("prepared"))
+    {
+        return Some(format!("  supervisor: {rest}"));
+    }
+    if line.starts_with('[') || line.starts_with("BENCH") {
+        return None;
+    }
+    Some(line.to_string())
 }

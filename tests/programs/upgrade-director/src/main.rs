@@ -190,8 +190,8 @@ fn demo(d: &Director, c: &mut Checks, ms: u64) {
     c.check(sent > 0, "the load generators sent requests", sent);
     c.check_eq("failed", failed, 0);
     c.check_eq("lost", lost, 0);
-    debug_println!("BENCH upgrade.blackout.instructions {longest}");
-    debug_println!("BENCH upgrade.total.instructions {}", r.total);
+    debug_println!("BENCH upgrade.blackout.instructions={longest}");
+    debug_println!("BENCH upgrade.total.instructions={}", r.total);
 
     let count = d.new.count();
     let Some(r) = d.upgrade("kv3", false) else {
