@@ -532,10 +532,19 @@ input = "ps\npoweroff\n"
         let (desc, test) = parse("images/demo.toml", DEMO).unwrap();
         assert_eq!(desc.name, "demo");
         let names: Vec<&str> = desc.servers.iter().map(|s| s.name.as_str()).collect();
-        assert_eq!(names, ["console", "timer", "name", "kv", "shell"]);
+        assert_eq!(
+            names,
+            ["console", "timer", "name", "kv", "upgrader", "shell"]
+        );
         for s in &desc.servers {
-            // Each server is the program of its name and serves the endpoint of its name.
-            assert_eq!(s.program, s.name);
+            // Each server is the program of its name (kv: its live-upgradable build, kv2) and
+            // serves the endpoint of its name.
+            let program = if s.name == "kv" {
+                "kv2"
+            } else {
+                s.name.as_str()
+            };
+            assert_eq!(s.program, program);
             if s.name != "shell" {
                 assert_eq!(s.endpoints, [s.name.as_str()], "{}", s.name);
             }
@@ -545,7 +554,11 @@ input = "ps\npoweroff\n"
         assert_eq!(desc.server("timer").unwrap().devices, ["timer"]);
         assert!(desc.server("kv").unwrap().transactional);
         let shell = desc.server("shell").unwrap();
-        assert_eq!(shell.calls, ["console", "kv", "supervisor", "timer"]);
+        assert_eq!(
+            shell.calls,
+            ["console", "kv", "supervisor", "timer", "upgrader"]
+        );
+        assert_eq!(desc.server("kv").unwrap().upgrades, ["kv2", "kv3"]);
         assert!(shell.poweroff && shell.endpoints.is_empty());
         assert!(test.is_none());
     }

@@ -8,6 +8,9 @@
 use core::fmt;
 use ipc_schema::inject::v1::FaultKind;
 use ipc_schema::interfaces::common::{LogLevel, NAME_LEN};
+
+/// The longest program name `upgrade` takes (`lifecycle::v1::Program`).
+pub const PROGRAM_LEN: usize = 32;
 use ipc_schema::kv::v2::{KEY_LEN, VALUE_LEN};
 
 /// One command the shell understands.
@@ -22,6 +25,7 @@ pub enum Command<'a> {
     Log { server: &'a str, level: LogLevel },
     Inject { server: &'a str, kind: FaultKind },
     Snapshot { server: &'a str },
+    Upgrade { server: &'a str, program: &'a str },
     Restore { server: &'a str },
     Poweroff,
 }
@@ -38,6 +42,7 @@ pub mod usage {
     pub const LOG: &str = "log <server> <level>";
     pub const INJECT: &str = "inject <server> <kind>";
     pub const SNAPSHOT: &str = "snapshot <server>";
+    pub const UPGRADE: &str = "upgrade <server> <program>";
     pub const RESTORE: &str = "restore <server>";
     pub const POWEROFF: &str = "poweroff";
 }
@@ -66,6 +71,10 @@ pub const COMMANDS: &[(&str, &str)] = &[
         "take a concurrent snapshot of a server (it serves while it is copied)",
     ),
     (usage::RESTORE, "put a server back at its last snapshot"),
+    (
+        usage::UPGRADE,
+        "replace a server live by a new version (e.g. upgrade kv kv2), state carried over",
+    ),
     (usage::POWEROFF, "stop the machine"),
 ];
 
@@ -193,6 +202,17 @@ pub fn parse(line: &str) -> Result<Option<Command<'_>>, ParseError<'_>> {
         "kv" => parse_kv(rest)?,
         "log" => parse_log(rest)?,
         "inject" => parse_inject(rest)?,
+        "upgrade" => {
+            let (server, rest) = first_word(rest).ok_or(ParseError::Usage(usage::UPGRADE))?;
+            let (program, rest) = first_word(rest).ok_or(ParseError::Usage(usage::UPGRADE))?;
+            if !is_blank(rest) {
+                return Err(ParseError::Usage(usage::UPGRADE));
+            }
+            Command::Upgrade {
+                server: bounded("server name", server, NAME_LEN)?,
+                program: bounded("program name", program, PROGRAM_LEN)?,
+            }
+        }
         "snapshot" => Command::Snapshot {
             server: one_name(rest, usage::SNAPSHOT)?,
         },
@@ -307,6 +327,22 @@ mod tests {
         assert_eq!(
             message("inject kv nil"),
             "unknown fault kind 'nil'; use null, wild, panic, loop, undef or stack"
+        );
+    }
+
+    #[test]
+    fn upgrade_commands() {
+        assert_eq!(
+            ok("upgrade kv kv2"),
+            Command::Upgrade {
+                server: "kv",
+                program: "kv2"
+            }
+        );
+        assert_eq!(message("upgrade kv"), "usage: upgrade <server> <program>");
+        assert_eq!(
+            message("upgrade kv kv2 now"),
+            "usage: upgrade <server> <program>"
         );
     }
 
@@ -450,6 +486,6 @@ mod tests {
         for (usage, what) in COMMANDS {
             assert!(!usage.is_empty() && !what.is_empty());
         }
-        assert_eq!(COMMANDS.len(), 11);
+        assert_eq!(COMMANDS.len(), 12);
     }
 }

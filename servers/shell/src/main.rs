@@ -117,6 +117,9 @@ mod program {
             supervisor: server.client("supervisor").map(supervisor::v1::Client::new),
             inject: server.client("supervisor").map(inject::v1::Client::new),
             snapshot: server.client("supervisor").map(snapshot::v1::Client::new),
+            upgrader: server
+                .client("upgrader")
+                .map(ipc_schema::lifecycle::v1::Client::new),
         };
         let granted = |present: bool, name: &'static str| if present { name } else { "" };
         info!(

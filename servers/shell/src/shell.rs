@@ -13,6 +13,7 @@ use crate::output::Terminal;
 use crate::show;
 use ipc_schema::inject::v1::FaultKind;
 use ipc_schema::interfaces::common::{LogLevel, Name};
+use ipc_schema::lifecycle::v1 as lifecycle;
 use ipc_schema::{CallError, IpcError, Transport, console, inject, kv, snapshot, supervisor};
 
 /// What the shell prints when it waits for a command.
@@ -31,6 +32,8 @@ pub struct Services<T> {
     pub inject: Option<inject::v1::Client<T>>,
     /// The supervisor's `snapshot` interface (same endpoint as `supervisor`).
     pub snapshot: Option<snapshot::v1::Client<T>>,
+    /// The upgrader (`lifecycle::v1::upgrade`), if the image has one the shell may call.
+    pub upgrader: Option<lifecycle::Client<T>>,
 }
 
 /// What the caller of [`Shell::input`] must do next.
@@ -123,6 +126,7 @@ fn run<T: Transport>(
         Command::Log { server, level } => log(services, server, level, out),
         Command::Inject { server, kind } => inject(services, server, kind, out),
         Command::Snapshot { server } => take_snapshot(services, server, out),
+        Command::Upgrade { server, program } => upgrade(services, server, program, out),
         Command::Restore { server } => restore(services, server, out),
         Command::Poweroff => {
             if can_poweroff {
@@ -373,6 +377,56 @@ fn inject<T: Transport>(
         after.aborts,
         crate::show::state_name(after.state)
     );
+}
+
+/// `upgrade SERVER PROGRAM`: asks the upgrader to replace the server live; prints the outcome,
+/// the agreed state format and the length of each phase.
+fn upgrade<T: Transport>(
+    services: &Services<T>,
+    server: &str,
+    program: &str,
+    out: &mut (impl Terminal + ?Sized),
+) {
+    let Some(upgrader) = &services.upgrader else {
+        return writeln!(
+            out,
+            "upgrade: the image does not let this shell call an upgrader"
+        );
+    };
+    let program_name = lifecycle::Program::try_from(program).unwrap_or_default();
+    let report = match upgrader.upgrade(name(server), program_name, false) {
+        Ok(report) => report,
+        Err(CallError::Op(e)) => return writeln!(out, "upgrade: {server}: {e}"),
+        Err(e) => return writeln!(out, "upgrade: {e}"),
+    };
+    let what = match report.outcome {
+        lifecycle::Outcome::Committed => "committed",
+        lifecycle::Outcome::Refused => "refused: no state format in common; nothing changed",
+        lifecycle::Outcome::ImportFailed => {
+            "rolled back by itself: the new version failed its import; the old one serves"
+        }
+        lifecycle::Outcome::FaultedInProbation { carried_back: true } => {
+            "rolled back by itself: the new version faulted on probation; state carried back"
+        }
+        lifecycle::Outcome::FaultedInProbation {
+            carried_back: false,
+        } => "rolled back by itself: the new version faulted on probation; state as frozen",
+        lifecycle::Outcome::Cancelled => "cancelled",
+    };
+    writeln!(
+        out,
+        "upgrade {server} -> {program}: {what}; version {} serves",
+        report.version
+    );
+    if let Some(format) = report.format {
+        let [forward, block, transfer, complete] = report.lengths;
+        writeln!(
+            out,
+            "  state format {format}, {} bytes; forward {forward}, block {block}, transfer \
+             {transfer}, complete {complete} ticks; blackout {}",
+            report.state_bytes, report.blackout
+        );
+    }
 }
 
 /// The most `step`s one `snapshot` makes (a region has at most 1,023 pages, 8 a step).
@@ -655,6 +709,7 @@ mod tests {
                     )),
                     inject: None,
                     snapshot: None,
+                    upgrader: None,
                 },
                 can_poweroff,
             )
@@ -668,6 +723,7 @@ mod tests {
             supervisor: None,
             inject: None,
             snapshot: None,
+            upgrader: None,
         }
     }
 
@@ -678,6 +734,7 @@ mod tests {
             supervisor: Some(supervisor::v1::Client::new(&Down)),
             inject: Some(inject::v1::Client::new(&Down)),
             snapshot: Some(snapshot::v1::Client::new(&Down)),
+            upgrader: Some(lifecycle::Client::new(&Down)),
         }
     }
 
@@ -882,6 +939,7 @@ mod tests {
                 supervisor: None,
                 inject: None,
                 snapshot: None,
+                upgrader: None,
             },
             false,
         );
