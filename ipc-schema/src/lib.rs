@@ -48,7 +48,9 @@ mod transport;
 pub mod wire;
 
 pub use error::{CallError, IpcError, Never};
-pub use interfaces::{campaign, console, inject, kv, name, snapshot, supervisor, timer, upgrade};
+pub use interfaces::{
+    campaign, console, inject, kv, name, patch, snapshot, supervisor, timer, upgrade,
+};
 pub use local::{Exchange, Local};
 pub use meta::{InterfaceInfo, OpInfo};
 pub use server::{Caller, DispatchFn};

@@ -4,7 +4,7 @@
 
 use crate::interfaces::common::{LogLevel, Name, Ticks};
 use crate::interfaces::{
-    campaign, console, inject, kv, name, snapshot, supervisor, timer, upgrade,
+    campaign, console, inject, kv, name, patch, snapshot, supervisor, timer, upgrade,
 };
 use crate::server::Caller;
 use crate::transport::{CapSlot, CapTransfer, ReplyInfo, Transport};
@@ -54,6 +54,7 @@ pub fn dispatch_all(
             campaign::v1::dispatch(stub, caller, label, request, reply)
         }
         Some(upgrade::v1::INTERFACE) => upgrade::v1::dispatch(stub, caller, label, request, reply),
+        Some(patch::v1::INTERFACE) => patch::v1::dispatch(stub, caller, label, request, reply),
         _ => IpcError::UnknownInterface.reply(),
     }
 }
@@ -73,6 +74,7 @@ pub const DISPATCHES: &[(&str, crate::DispatchFn<Stub>)] = &[
     ("snapshot v1", snapshot::v1::dispatch::<Stub>),
     ("upgrade v1", upgrade::v1::dispatch::<Stub>),
     ("campaign v1", campaign::v1::dispatch::<Stub>),
+    ("patch v1", patch::v1::dispatch::<Stub>),
     ("all", dispatch_all),
 ];
 
@@ -401,6 +403,46 @@ impl snapshot::v1::Server for Stub {
     }
 }
 
+impl patch::v1::Server for Stub {
+    fn begin(
+        &mut self,
+        _: &mut Caller,
+        _: Name,
+        _: patch::v1::Program,
+    ) -> Result<patch::v1::PatchInfo, patch::v1::PatchError> {
+        self.hit();
+        Ok(patch::v1::PatchInfo {
+            threads: u8::MAX,
+            moved: u8::MAX,
+            moved_mask: u16::MAX,
+            done: true,
+            busy: u32::MAX,
+            code_pages: u16::MAX,
+            shared_pages: u16::MAX,
+            freed_pages: u16::MAX,
+            ticks: u64::MAX,
+        })
+    }
+
+    fn step(
+        &mut self,
+        _: &mut Caller,
+        _: Name,
+    ) -> Result<patch::v1::PatchInfo, patch::v1::PatchError> {
+        self.hit();
+        Err(patch::v1::PatchError::LayoutDiffers)
+    }
+
+    fn status(
+        &mut self,
+        _: &mut Caller,
+        _: Name,
+    ) -> Result<patch::v1::PatchInfo, patch::v1::PatchError> {
+        self.hit();
+        Ok(patch::v1::PatchInfo::default())
+    }
+}
+
 impl campaign::v1::Server for Stub {
     fn target(
         &mut self,
@@ -637,6 +679,16 @@ pub fn sample_requests(sink: &mut dyn FnMut(u64, &[u64])) {
         while chunk.push(0xc3).is_ok() {}
     }
     let _ = c.serve();
+
+    let c = patch::v1::Client::new(&recorder);
+    let long_program =
+        patch::v1::Program::try_from("pppppppppppppppppppppppppppppppp").unwrap_or_default();
+    for n in [&short, &long] {
+        let _ = c.begin(n.clone(), long_program.clone());
+        let _ = c.begin(n.clone(), patch::v1::Program::new());
+        let _ = c.step(n.clone());
+        let _ = c.status(n.clone());
+    }
 
     let c = campaign::v1::Client::new(&recorder);
     let _ = c.target(short.clone());

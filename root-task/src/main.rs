@@ -20,6 +20,7 @@ mod builder;
 mod campaign;
 mod elf;
 mod error;
+mod patch;
 mod platform;
 mod policy;
 mod slots;
@@ -120,6 +121,7 @@ fn main(bootinfo: &'static BootInfo) -> ! {
                 Ok(()) => started += 1,
                 Err(e) => error!("server '{}': cannot resume: {e}", desc.name),
             }
+            patch::resume_workers(server, desc);
         }
     }
     info!(
@@ -160,6 +162,28 @@ fn main(bootinfo: &'static BootInfo) -> ! {
             s
         })
         .collect();
+    // Threads and frames of the servers whose image lists `patches`, and the patcher's memory.
+    for (index, (desc, s)) in image.servers.iter().zip(supervised.iter_mut()).enumerate() {
+        s.patch = servers
+            .get_mut(index)
+            .and_then(Option::as_mut)
+            .and_then(|server| patch::Patchable::new(index, desc, server));
+    }
+    let mut patcher = supervised
+        .iter()
+        .any(|s| s.patch.is_some())
+        .then(|| b.split(patch::PATCHER_BITS, patch::PATCHER_SLOTS))
+        .and_then(|split| {
+            split
+                .inspect_err(|e| error!("no memory for patches: {e}"))
+                .ok()
+        })
+        .map(|pb| patch::Patcher {
+            b: pb,
+            archive: &archive,
+            machine,
+            supervisor: supervisor_endpoint,
+        });
     // Snapshot storage for the servers whose image entry asks for it.
     for ((desc, server), s) in image
         .servers
@@ -217,6 +241,7 @@ fn main(bootinfo: &'static BootInfo) -> ! {
         .inspect_err(|e| error!("restart of '{}': {e}", desc.name))
         .ok()?;
         server.tcb.resume().ok()?;
+        patch::resume_workers(&server, desc);
         let now = server
             .memory
             .as_ref()
@@ -241,6 +266,7 @@ fn main(bootinfo: &'static BootInfo) -> ! {
             tcb: server.tcb,
             tx: server.tx,
             control: server.control.map(|_| system::control_page(index)),
+            patch: patch::Patchable::new(index, desc, &mut server),
         };
         if let Some(slot) = servers.get_mut(index) {
             *slot = Some(server);
@@ -257,6 +283,7 @@ fn main(bootinfo: &'static BootInfo) -> ! {
         console,
         &mut restart,
         code.as_deref(),
+        patcher.as_mut(),
     )
 }
 

@@ -69,6 +69,8 @@ pub struct Supervised {
     pub snapshot_region: Option<Cap<TxRegion>>,
     /// Counter ticks the server was stopped by the last snapshot begun.
     pub snapshot_stop_ticks: u64,
+    /// Its threads and frames, if its image lists `patches` (`patch::v1`).
+    pub patch: Option<crate::patch::Patchable>,
 }
 
 impl Supervised {
@@ -93,6 +95,7 @@ impl Supervised {
             snapshot: None,
             snapshot_region: None,
             snapshot_stop_ticks: 0,
+            patch: None,
         }
     }
 
@@ -245,6 +248,8 @@ pub struct Rebuilt {
     pub tcb: Cap<Tcb>,
     pub tx: Option<Cap<TxRegion>>,
     pub control: Option<u64>,
+    /// Its patch state (a restart runs the image's program again).
+    pub patch: Option<crate::patch::Patchable>,
 }
 
 /// Serves the supervisor endpoint for ever: faults, `supervisor::v1` and `inject::v1` requests.
@@ -254,7 +259,9 @@ pub fn run<C: Transport>(
     console: Option<console::Client<C>>,
     restart: Restart,
     campaign_code: Option<&[Option<crate::campaign::ServerCode>]>,
+    patcher: Option<&mut crate::patch::Patcher>,
 ) -> ! {
+    let mut patcher = patcher;
     let mut supervisor = Supervisor { servers, console };
     let mut request = [0u64; MSG_WORDS];
     let mut answer = [0u64; MSG_WORDS];
@@ -307,6 +314,20 @@ pub fn run<C: Transport>(
         } else if interface == Some(inject::INTERFACE) {
             inject::dispatch(
                 &mut supervisor,
+                &mut caller,
+                message.label(),
+                &request[..words],
+                &mut answer,
+            )
+        } else if interface == Some(ipc_schema::patch::v1::INTERFACE)
+            && let Some(patcher) = patcher.as_deref_mut()
+        {
+            let mut patches = crate::patch::Patches {
+                servers: supervisor.servers,
+                patcher,
+            };
+            ipc_schema::patch::v1::dispatch(
+                &mut patches,
                 &mut caller,
                 message.label(),
                 &request[..words],
@@ -389,6 +410,7 @@ fn restart_server(server: &mut Supervised, index: usize, restart: Restart) {
             server.tcb = Some(rebuilt.tcb);
             server.tx = rebuilt.tx;
             server.control = rebuilt.control;
+            server.patch = rebuilt.patch;
             server.restarts += 1;
             server.recovery.restarted();
             server.stopped = false;

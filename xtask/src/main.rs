@@ -12,6 +12,7 @@ mod confinement;
 mod exit;
 mod expect;
 mod image;
+mod layout;
 mod machine;
 mod qemu;
 mod scenarios;
@@ -111,6 +112,37 @@ fn run(ws: &Workspace, arch: Arch, image: &str, bench: bool) -> Result<i32, Stri
 
 /// How many boots the wall-clock boot time is the median of.
 const BOOT_TIMING_RUNS: usize = 5;
+/// The wait-free patch benchmark: an image of its own, since its client powers off.
+const PATCH_BENCH_IMAGE: &str = "images/bench-patch.toml";
+
+/// Boots [`PATCH_BENCH_IMAGE`] with instruction counting and returns its BENCH metrics.
+fn run_patch_bench(
+    ws: &Workspace,
+    arch: Arch,
+    machine: &Machine,
+) -> Result<bench::Metrics, String> {
+    let built = image::build(ws, arch, &ws.root.join(PATCH_BENCH_IMAGE))?;
+    let args = machine.args(arch, &built.kernel, &built.archive, Console::Piped, true);
+    let c = qemu::run_captured(
+        &machine.qemu,
+        &args,
+        machine.exit,
+        Duration::from_secs(BENCH_TIMEOUT_S),
+        None,
+    )?;
+    match &c.exit {
+        Some(GuestExit::Status(0)) => bench::parse(&c.output),
+        other => {
+            for l in expect::tail(&c.output, 30) {
+                eprintln!("    {l}");
+            }
+            Err(format!(
+                "{PATCH_BENCH_IMAGE} did not finish cleanly: {other:?}"
+            ))
+        }
+    }
+}
+
 /// The line the first server of the benchmark image prints first.
 const BOOT_MARKER: &str = "BENCH boot.first_server.instructions";
 
@@ -178,6 +210,7 @@ fn run_bench(ws: &Workspace, arch: Arch, json: Option<&Path>) -> Result<(), Stri
         Err(e) => return fail(e),
     };
     let mut metrics = metrics;
+    metrics.extend(run_patch_bench(ws, arch, &machine)?);
     // Wall-clock boot time: QEMU start to the first server's first line, without instruction
     // counting; the median of a few runs (this one figure varies with the host).
     let plain = machine.args(arch, &built.kernel, &built.archive, Console::Piped, false);
