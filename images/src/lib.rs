@@ -30,6 +30,9 @@
 //!   image have one;
 //! - at most one server is the `upgrader`, and it calls `supervisor` (where `lifecycle::v1` is);
 //!   an image with upgradable servers need not have one (they then never upgrade).
+//! - `threads` is in 1..=[`THREADS_MAX`], and more than one needs `transactional = false` (a
+//!   TxRegion checkpoints one thread); `patches` names at most [`MAX_PATCHES`] distinct programs
+//!   (well-formed program names, not the server's own program).
 #![cfg_attr(not(feature = "std"), no_std)]
 // Errors are rare and no_std has no Box: they carry their names inline.
 #![allow(clippy::result_large_err)]
@@ -88,6 +91,11 @@ pub const DEFAULT_PRIORITY: u8 = 100;
 pub const STACK_PAGES_MIN: u16 = 1;
 pub const STACK_PAGES_MAX: u16 = 256;
 pub const DEFAULT_STACK_PAGES: u16 = 4;
+/// The most threads one server may run (`threads`): worker windows fit between the main stack
+/// and the device window (`axolotl_rt::server_info::worker_window`).
+pub const THREADS_MAX: u8 = 16;
+/// The most code-only patches one server may be given (`patches`).
+pub const MAX_PATCHES: usize = 2;
 pub const HEAP_PAGES_MAX: u16 = 4096;
 pub const DEFAULT_HEAP_PAGES: u16 = 0;
 pub const UNTYPED_BITS_MIN: u8 = 12;
@@ -176,6 +184,12 @@ pub struct ServerDesc {
     /// (badge 0: `upgrade::v1::freeze` is accepted) and calls of both its control endpoints;
     /// the supervisor takes `lifecycle::v1` requests from it alone.
     pub upgrader: bool,
+    /// Threads serving its endpoints (1..=[`THREADS_MAX`], default 1): the main thread and
+    /// `threads - 1` workers in the same address space, each with its own stack and IPC buffer.
+    pub threads: u8,
+    /// Programs (other builds with the same data layout, checked by the build tool) that
+    /// `patch::v1` may patch it to, wait-free (see docs/ARCHITECTURE.md, "Wait-free code patch").
+    pub patches: heapless::Vec<ProgramName, MAX_PATCHES>,
 }
 
 /// Where a server's faults are delivered.
@@ -321,6 +335,10 @@ pub enum Problem {
     UpgraderNeedsSupervisor,
     /// More upgradable servers than [`MAX_UPGRADABLE`].
     TooManyUpgradable { given: usize, max: usize },
+    /// `threads > 1` on a transactional server.
+    ThreadsNeedNonTransactional,
+    /// `patches` names the server's own program.
+    PatchIsOwnProgram,
 }
 
 impl Problem {
@@ -345,6 +363,11 @@ impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Problem::NoServers => write!(f, "an image needs at least one [[server]]"),
+            Problem::ThreadsNeedNonTransactional => write!(
+                f,
+                "more than one thread needs transactional = false (a region checkpoints one thread)"
+            ),
+            Problem::PatchIsOwnProgram => write!(f, "a patch must be another program"),
             Problem::SnapshotNeedsTransactional => {
                 write!(
                     f,
@@ -517,6 +540,33 @@ fn check_server_fields(s: &ServerDesc) -> Result<(), (&'static str, Problem)> {
         .map_err(|p| ("request_budget_ms", p))?;
     check_snapshot(s).map_err(|p| ("snapshot", p))?;
     check_upgrades(s).map_err(|p| ("upgrades", p))?;
+    check_threads(s).map_err(|p| ("threads", p))?;
+    check_patches(s).map_err(|p| ("patches", p))?;
+    Ok(())
+}
+
+/// `threads` in range, and more than one only without transactions.
+pub(crate) fn check_threads(s: &ServerDesc) -> Result<(), Problem> {
+    check_range(s.threads.into(), 1, THREADS_MAX.into())?;
+    if s.threads > 1 && s.transactional {
+        return Err(Problem::ThreadsNeedNonTransactional);
+    }
+    Ok(())
+}
+
+/// `patches`: well-formed program names, none repeated, none the server's own program.
+pub(crate) fn check_patches(s: &ServerDesc) -> Result<(), Problem> {
+    for (i, p) in s.patches.iter().enumerate() {
+        check_program(p).map_err(Problem::BadName)?;
+        if *p == s.program {
+            return Err(Problem::PatchIsOwnProgram);
+        }
+        if s.patches[..i].contains(p) {
+            return Err(Problem::Repeated(
+                Name::try_from(p.as_str()).unwrap_or_default(),
+            ));
+        }
+    }
     Ok(())
 }
 
@@ -729,6 +779,8 @@ const MAX_SERVER_ENCODED_LEN: usize = {
         + 1 // snapshot
         + (1 + MAX_UPGRADES * (1 + PROGRAM_MAX_LEN)) // upgrades
         + 1 // upgrader
+        + 1 // threads
+        + (1 + MAX_PATCHES * program)
 };
 
 /// Bytes the postcard encoding of any [`ImageDescription`] takes at most: a buffer of this size
@@ -807,6 +859,8 @@ mod tests {
             snapshot: false,
             upgrades: heapless::Vec::new(),
             upgrader: false,
+            threads: 1,
+            patches: heapless::Vec::new(),
         }
     }
 
@@ -898,6 +952,12 @@ mod tests {
                 .unwrap();
         }
         s.upgrader = true;
+        s.threads = u8::MAX;
+        for _ in 0..MAX_PATCHES {
+            s.patches
+                .push(ProgramName::try_from("q".repeat(PROGRAM_MAX_LEN).as_str()).unwrap())
+                .unwrap();
+        }
         let mut servers = heapless::Vec::new();
         for _ in 0..MAX_SERVERS {
             servers.push(s.clone()).unwrap();

@@ -30,6 +30,8 @@
 //!                                # the boot archive, and it gets an upgrade control endpoint
 //! upgrader = false               # the image's upgrader (servers/upgrader): badge-0 calls of
 //!                                # every upgradable server, and lifecycle::v1 at the supervisor
+//! threads = 1                    # 1..=16 threads serving its endpoints (more: not transactional)
+//! patches = []                   # programs it may be patched to, wait-free (same data layout)
 //!
 //! [test]                         # optional, host only (QEMU scenario tests)
 //! expect = ["line", "..."]       # substrings of output lines, in order
@@ -46,11 +48,12 @@
 use crate::{
     DEFAULT_HEAP_PAGES, DEFAULT_PRIORITY, DEFAULT_RESTART_AFTER, DEFAULT_STACK_PAGES,
     DEFAULT_TX_POOL_PAGES, FaultHandler, HEAP_PAGES_MAX, ImageDescription, Invalid, MAX_CALLS,
-    MAX_CONTROLS, MAX_DEVICES, MAX_ENDPOINTS, MAX_SERVERS, MAX_UPGRADES, Name, PRIORITY_MAX,
-    PRIORITY_MIN, Problem, ProgramName, REQUEST_BUDGET_MS_MAX, RESERVED_ENDPOINT_NAMES,
-    RESTART_AFTER_MAX, STACK_PAGES_MAX, STACK_PAGES_MIN, ServerDesc, TX_POOL_PAGES_MAX,
-    check_device_list, check_name, check_program, check_range, check_references, check_snapshot,
-    check_untyped_bits, check_upgrades, first_repeated,
+    MAX_CONTROLS, MAX_DEVICES, MAX_ENDPOINTS, MAX_PATCHES, MAX_SERVERS, MAX_UPGRADES, Name,
+    PRIORITY_MAX, PRIORITY_MIN, Problem, ProgramName, REQUEST_BUDGET_MS_MAX,
+    RESERVED_ENDPOINT_NAMES, RESTART_AFTER_MAX, STACK_PAGES_MAX, STACK_PAGES_MIN, ServerDesc,
+    THREADS_MAX, TX_POOL_PAGES_MAX, check_device_list, check_name, check_patches, check_program,
+    check_range, check_references, check_snapshot, check_threads, check_untyped_bits,
+    check_upgrades, first_repeated,
 };
 use axolotl_abi::Arch;
 use serde::Deserialize;
@@ -173,6 +176,9 @@ struct RawServer {
     upgrades: Vec<String>,
     #[serde(default)]
     upgrader: bool,
+    threads: Option<i64>,
+    #[serde(default)]
+    patches: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -381,9 +387,14 @@ fn convert_server(s: &RawServer) -> Result<ServerDesc, (&'static str, Problem)> 
         snapshot: s.snapshot,
         upgrades: convert_upgrades(&s.upgrades).map_err(|p| ("upgrades", p))?,
         upgrader: s.upgrader,
+        threads: convert_number(s.threads, 1, 1, THREADS_MAX.into()).map_err(|p| ("threads", p))?
+            as u8,
+        patches: convert_programs(&s.patches).map_err(|p| ("patches", p))?,
     };
     check_snapshot(&desc).map_err(|p| ("snapshot", p))?;
     check_upgrades(&desc).map_err(|p| ("upgrades", p))?;
+    check_threads(&desc).map_err(|p| ("threads", p))?;
+    check_patches(&desc).map_err(|p| ("patches", p))?;
     Ok(desc)
 }
 
@@ -400,6 +411,22 @@ fn convert_upgrades(
     for p in programs {
         check_program(p).map_err(Problem::BadName)?;
         let _ = out.push(ProgramName::try_from(p.as_str()).expect("checked length"));
+    }
+    Ok(out)
+}
+
+/// A list of program names (`patches`): each well-formed, at most [`MAX_PATCHES`].
+fn convert_programs(names: &[String]) -> Result<heapless::Vec<ProgramName, MAX_PATCHES>, Problem> {
+    if names.len() > MAX_PATCHES {
+        return Err(Problem::TooMany {
+            given: names.len(),
+            max: MAX_PATCHES,
+        });
+    }
+    let mut out = heapless::Vec::new();
+    for n in names {
+        check_program(n).map_err(Problem::BadName)?;
+        let _ = out.push(ProgramName::try_from(n.as_str()).expect("checked length"));
     }
     Ok(out)
 }
@@ -982,6 +1009,50 @@ input = "ps\npoweroff\n"
             err(&one("request_budget_ms = 60001")),
             "t.toml: server[0].request_budget_ms: 60001 is out of range 0..=60000"
         );
+    }
+
+    #[test]
+    fn threads_and_patches() {
+        let (desc, _) = parse("t.toml", &one("threads = 4\npatches = [\"a-v2\"]")).unwrap();
+        let s = &desc.servers[0];
+        assert_eq!(
+            (s.threads, s.patches.as_slice()),
+            (4, &["a-v2".try_into().unwrap()][..])
+        );
+        let (desc, _) = parse("t.toml", &one("")).unwrap();
+        assert_eq!(
+            (desc.servers[0].threads, desc.servers[0].patches.len()),
+            (1, 0)
+        );
+        assert_eq!(
+            err(&one("threads = 0")),
+            "t.toml: server[0].threads: 0 is out of range 1..=16"
+        );
+        assert_eq!(
+            err(&one("threads = 17")),
+            "t.toml: server[0].threads: 17 is out of range 1..=16"
+        );
+        assert_eq!(
+            err(&one("threads = 2\ntransactional = true")),
+            "t.toml: server[0].threads: more than one thread needs transactional = false (a \
+             region checkpoints one thread)"
+        );
+        assert_eq!(
+            err(&one("patches = [\"a\"]")),
+            "t.toml: server[0].patches: a patch must be another program"
+        );
+        assert!(
+            err(&one("patches = [\"b\", \"c\", \"d\"]")).starts_with("t.toml: server[0].patches: "),
+            "{}",
+            err(&one("patches = [\"b\", \"c\", \"d\"]"))
+        );
+        assert!(err(&one("patches = [\"b\", \"b\"]")).starts_with("t.toml: server[0].patches: "));
+        assert!(err(&one("patches = [\"B!\"]")).starts_with("t.toml: server[0].patches: "));
+        // The encoding carries both.
+        let (desc, _) = parse("t.toml", &one("threads = 3\npatches = [\"a-v2\"]")).unwrap();
+        let mut buf = [0u8; crate::MAX_ENCODED_LEN];
+        let bytes = crate::encode(&desc, &mut buf).unwrap();
+        assert_eq!(crate::decode(bytes).unwrap(), desc);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use crate::interfaces::common::{LogLevel, Name, Ticks};
 use crate::interfaces::{
-    campaign, console, inject, kv, lifecycle, name, snapshot, supervisor, timer, upgrade,
+    campaign, console, inject, kv, lifecycle, name, patch, snapshot, supervisor, timer, upgrade,
 };
 use crate::server::Caller;
 use crate::transport::{CapSlot, CapTransfer, ReplyInfo, Transport};
@@ -54,6 +54,7 @@ pub fn dispatch_all(
             campaign::v1::dispatch(stub, caller, label, request, reply)
         }
         Some(upgrade::v1::INTERFACE) => upgrade::v1::dispatch(stub, caller, label, request, reply),
+        Some(patch::v1::INTERFACE) => patch::v1::dispatch(stub, caller, label, request, reply),
         Some(lifecycle::v1::INTERFACE) => {
             lifecycle::v1::dispatch(stub, caller, label, request, reply)
         }
@@ -77,6 +78,7 @@ pub const DISPATCHES: &[(&str, crate::DispatchFn<Stub>)] = &[
     ("upgrade v1", upgrade::v1::dispatch::<Stub>),
     ("campaign v1", campaign::v1::dispatch::<Stub>),
     ("lifecycle v1", lifecycle::v1::dispatch::<Stub>),
+    ("patch v1", patch::v1::dispatch::<Stub>),
     ("all", dispatch_all),
 ];
 
@@ -561,6 +563,46 @@ impl upgrade::v1::Server for Stub {
     }
 }
 
+impl patch::v1::Server for Stub {
+    fn begin(
+        &mut self,
+        _: &mut Caller,
+        _: Name,
+        _: patch::v1::Program,
+    ) -> Result<patch::v1::PatchInfo, patch::v1::PatchError> {
+        self.hit();
+        Ok(patch::v1::PatchInfo {
+            threads: u8::MAX,
+            moved: u8::MAX,
+            moved_mask: u16::MAX,
+            done: true,
+            busy: u32::MAX,
+            code_pages: u16::MAX,
+            shared_pages: u16::MAX,
+            freed_pages: u16::MAX,
+            ticks: u64::MAX,
+        })
+    }
+
+    fn step(
+        &mut self,
+        _: &mut Caller,
+        _: Name,
+    ) -> Result<patch::v1::PatchInfo, patch::v1::PatchError> {
+        self.hit();
+        Err(patch::v1::PatchError::LayoutDiffers)
+    }
+
+    fn status(
+        &mut self,
+        _: &mut Caller,
+        _: Name,
+    ) -> Result<patch::v1::PatchInfo, patch::v1::PatchError> {
+        self.hit();
+        Ok(patch::v1::PatchInfo::default())
+    }
+}
+
 /// A transport that only records: the request is handed to a callback and the call fails with
 /// [`IpcError::ServerUnavailable`].
 struct Recorder<'f> {
@@ -719,8 +761,26 @@ pub fn sample_requests(sink: &mut dyn FnMut(u64, &[u64])) {
     let c = campaign::v1::Client::new(&recorder);
     let _ = c.target(short.clone());
     let _ = c.functions(long.clone(), u32::MAX);
-    let _ = c.arm(long, u8::MAX, u64::MAX, u8::MAX, u64::MAX, u64::MAX);
-    let _ = c.arm(short, 0, 0, 0, 0, 0);
+    let _ = c.arm(long.clone(), u8::MAX, u64::MAX, u8::MAX, u64::MAX, u64::MAX);
+    let _ = c.arm(short.clone(), 0, 0, 0, 0, 0);
+    let _ = c.status(u8::MAX);
+    let _ = c.disarm(0);
+
+    let c = patch::v1::Client::new(&recorder);
+    let long_program =
+        patch::v1::Program::try_from("pppppppppppppppppppppppppppppppp").unwrap_or_default();
+    for n in [&short, &long] {
+        let _ = c.begin(n.clone(), long_program.clone());
+        let _ = c.begin(n.clone(), patch::v1::Program::new());
+        let _ = c.step(n.clone());
+        let _ = c.status(n.clone());
+    }
+
+    let c = campaign::v1::Client::new(&recorder);
+    let _ = c.target(short.clone());
+    let _ = c.functions(long.clone(), u32::MAX);
+    let _ = c.arm(long.clone(), u8::MAX, u64::MAX, u8::MAX, u64::MAX, u64::MAX);
+    let _ = c.arm(short.clone(), 0, 0, 0, 0, 0);
     let _ = c.status(u8::MAX);
     let _ = c.disarm(0);
 }

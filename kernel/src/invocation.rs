@@ -326,6 +326,20 @@ fn tcb_op(op: Invocation, tcb: TcbPtr, args: &Args) -> Result<Results, Error> {
             r.len = 2 + TCB_ARG_REGISTERS;
             Ok(r)
         }
+        Invocation::TcbGetState => {
+            use crate::tcb::ThreadState as S;
+            use axolotl_abi::invocation as inv;
+            let code = match tcb_mut(tcb).state {
+                S::Inactive => inv::THREAD_STATE_INACTIVE,
+                S::Running => inv::THREAD_STATE_RUNNING,
+                S::BlockedOnSend(_) => inv::THREAD_STATE_BLOCKED_ON_SEND,
+                S::BlockedOnRecv(_) => inv::THREAD_STATE_BLOCKED_ON_RECV,
+                S::BlockedOnReply => inv::THREAD_STATE_BLOCKED_ON_REPLY,
+                S::BlockedOnNotification(_) => inv::THREAD_STATE_BLOCKED_ON_NOTIFICATION,
+                S::Idle => inv::THREAD_STATE_IDLE,
+            };
+            Ok(Results::with(&[code]))
+        }
         Invocation::TcbResume => {
             resume(tcb);
             Ok(Results::default())

@@ -63,6 +63,23 @@ impl Builder {
         }
     }
 
+    /// A builder of its own for a part of the root task that makes objects after start-up (the
+    /// patcher): it makes everything from one new Untyped of 2^`bits` bytes and hands out
+    /// `slots` root slots taken from this one. It shares the scratch mapping (the root task is
+    /// single-threaded).
+    pub fn split(&mut self, bits: u32, slots: CPtr) -> Result<Builder, BuildError> {
+        let memory = self.make(ObjectType::Untyped, bits, "make an Untyped for the patcher")?;
+        let slots = self.slots.split_off(slots).ok_or(BuildError::OutOfSlots)?;
+        Ok(Builder {
+            pool: UntypedPool::none(),
+            server_pool: Some(ServerMemory::single(memory, bits)),
+            devices: DeviceMemory::none(),
+            slots,
+            scratch_tables: 0,
+            counter_frequency: self.counter_frequency,
+        })
+    }
+
     /// Makes one object of type `ty` in a fresh root slot.
     pub fn make<T: CapType>(
         &mut self,
@@ -149,12 +166,13 @@ impl Builder {
         })
     }
 
-    /// Moves `cap` from the root CNode into `storage` and frees its root slot.
+    /// Moves `cap` from the root CNode into `storage` and frees its root slot; returns its slot
+    /// in `storage`.
     pub fn stash<T: CapType>(
         &mut self,
         storage: &mut Storage,
         cap: Cap<T>,
-    ) -> Result<(), BuildError> {
+    ) -> Result<CPtr, BuildError> {
         if storage.next >= storage.end {
             return Err(BuildError::StorageFull);
         }
@@ -164,7 +182,7 @@ impl Builder {
             .context("move a capability to the bookkeeping CNode")?;
         storage.next += 1;
         self.slots.free(cap.cptr());
-        Ok(())
+        Ok(storage.next - 1)
     }
 
     /// Maps `frame` at `vaddr` in `vspace`, making and mapping page tables (in fresh root slots)

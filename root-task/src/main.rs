@@ -21,6 +21,7 @@ mod campaign;
 mod elf;
 mod error;
 mod lifecycle;
+mod patch;
 mod platform;
 mod policy;
 mod slots;
@@ -122,6 +123,7 @@ fn main(bootinfo: &'static BootInfo) -> ! {
                 Ok(()) => started += 1,
                 Err(e) => error!("server '{}': cannot resume: {e}", desc.name),
             }
+            patch::resume_workers(server, desc);
         }
     }
     info!(
@@ -168,6 +170,28 @@ fn main(bootinfo: &'static BootInfo) -> ! {
             s
         })
         .collect();
+    // Threads and frames of the servers whose image lists `patches`, and the patcher's memory.
+    for (index, (desc, s)) in image.servers.iter().zip(supervised.iter_mut()).enumerate() {
+        s.patch = servers
+            .get_mut(index)
+            .and_then(Option::as_mut)
+            .and_then(|server| patch::Patchable::new(index, desc, server));
+    }
+    let mut patcher = supervised
+        .iter()
+        .any(|s| s.patch.is_some())
+        .then(|| b.split(patch::PATCHER_BITS, patch::PATCHER_SLOTS))
+        .and_then(|split| {
+            split
+                .inspect_err(|e| error!("no memory for patches: {e}"))
+                .ok()
+        })
+        .map(|pb| patch::Patcher {
+            b: pb,
+            archive: &archive,
+            machine,
+            supervisor: supervisor_endpoint,
+        });
     // Snapshot storage for the servers whose image entry asks for it.
     for ((desc, server), s) in image
         .servers
@@ -208,6 +232,7 @@ fn main(bootinfo: &'static BootInfo) -> ! {
         console,
         &mut fleet,
         code.as_deref(),
+        patcher.as_mut(),
     )
 }
 

@@ -42,6 +42,16 @@ impl SlotAllocator {
         }
     }
 
+    /// Hands `count` never-used slots from the end of the range to a new allocator (for a part
+    /// of the root task that makes objects on its own, e.g. the patcher); `None` if fewer remain.
+    pub fn split_off(&mut self, count: CPtr) -> Option<SlotAllocator> {
+        if self.end.saturating_sub(self.next) < count {
+            return None;
+        }
+        self.end -= count;
+        Some(SlotAllocator::new(self.end..self.end + count))
+    }
+
     /// Slots never handed out plus those returned.
     pub fn available(&self) -> u64 {
         self.end.saturating_sub(self.next) + self.recycled.len() as u64
@@ -64,5 +74,17 @@ mod tests {
         assert_eq!(s.alloc(), None);
         s.free(12);
         assert_eq!(s.alloc(), Some(12));
+    }
+
+    #[test]
+    fn splits_off_the_end() {
+        let mut s = SlotAllocator::new(10..20);
+        assert_eq!(s.alloc(), Some(10));
+        let mut part = s.split_off(4).unwrap();
+        assert_eq!((part.alloc(), part.available()), (Some(16), 3));
+        assert_eq!(s.available(), 5);
+        assert!(s.split_off(6).is_none());
+        assert_eq!(s.split_off(5).map(|p| p.available()), Some(5));
+        assert_eq!(s.alloc(), None);
     }
 }

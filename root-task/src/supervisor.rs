@@ -90,6 +90,8 @@ pub struct Supervised {
     pub probation_faults: u32,
     /// Faults of the other version since it was built or switched from.
     pub other_faults: u32,
+    /// Its threads and frames, if its image lists `patches` (`patch::v1`).
+    pub patch: Option<crate::patch::Patchable>,
 }
 
 /// Where the version that does not serve is in an upgrade.
@@ -145,6 +147,7 @@ impl Supervised {
             other: None,
             probation_faults: 0,
             other_faults: 0,
+            patch: None,
         }
     }
 
@@ -321,6 +324,8 @@ pub struct Rebuilt {
     pub tcb: Cap<Tcb>,
     pub tx: Option<Cap<TxRegion>>,
     pub control: Option<u64>,
+    /// Its patch state (a restart runs the image's program again).
+    pub patch: Option<crate::patch::Patchable>,
 }
 
 /// Serves the supervisor endpoint for ever: faults, `supervisor::v1` and `inject::v1` requests.
@@ -330,7 +335,9 @@ pub fn run<C: Transport>(
     console: Option<console::Client<C>>,
     restart: Restart,
     campaign_code: Option<&[Option<crate::campaign::ServerCode>]>,
+    patcher: Option<&mut crate::patch::Patcher>,
 ) -> ! {
+    let mut patcher = patcher;
     let mut supervisor = Supervisor { servers, console };
     let mut request = [0u64; MSG_WORDS];
     let mut answer = [0u64; MSG_WORDS];
@@ -402,6 +409,20 @@ pub fn run<C: Transport>(
             };
             ipc_schema::lifecycle::v1::dispatch(
                 &mut lifecycle,
+                &mut caller,
+                message.label(),
+                &request[..words],
+                &mut answer,
+            )
+        } else if interface == Some(ipc_schema::patch::v1::INTERFACE)
+            && let Some(patcher) = patcher.as_deref_mut()
+        {
+            let mut patches = crate::patch::Patches {
+                servers: supervisor.servers,
+                patcher,
+            };
+            ipc_schema::patch::v1::dispatch(
+                &mut patches,
                 &mut caller,
                 message.label(),
                 &request[..words],
@@ -484,6 +505,7 @@ fn restart_server(server: &mut Supervised, index: usize, restart: Restart) {
             server.tcb = Some(rebuilt.tcb);
             server.tx = rebuilt.tx;
             server.control = rebuilt.control;
+            server.patch = rebuilt.patch;
             server.restarts += 1;
             server.recovery.restarted();
             server.stopped = false;

@@ -133,6 +133,11 @@ pub struct BuiltServer {
     /// It is a new version that starts by importing an old version's state
     /// (`ServerInfo::upgrade_import`).
     pub import: bool,
+    /// Its worker threads (`threads - 1`; see `crate::patch::make_workers`), not yet resumed.
+    pub workers: crate::patch::Workers,
+    /// Where each of its frames is kept, for a wait-free patch (only if the image lists
+    /// `patches` for it).
+    pub shared: Option<crate::patch::SharedFrames>,
 }
 
 /// Where the root task maps server `index`'s info page (see [`crate::builder::CONTROL_VADDR`]).
@@ -183,7 +188,7 @@ pub fn make_endpoints(
 
 /// Maps `frame` into the server's VSpace and moves it (and any page tables the mapping needed)
 /// into the server's bookkeeping CNode. On failure the frame is deleted.
-fn place(
+pub(crate) fn place(
     b: &mut Builder,
     server: &mut BuiltServer,
     frame: Cap<Frame>,
@@ -202,7 +207,11 @@ fn place(
         b.stash(&mut server.storage, table)?;
         server.pages.tables += 1;
     }
-    b.stash(&mut server.storage, frame)
+    let slot = b.stash(&mut server.storage, frame)?;
+    if let Some(shared) = &mut server.shared {
+        shared.record(vaddr, slot, rights, attrs)?;
+    }
+    Ok(())
 }
 
 /// Makes zeroed frames (the kernel clears frames it retypes) and maps them read/write at
@@ -230,7 +239,7 @@ fn place_zeroed(
 
 /// An upper bound of the page tables needed to map `[start, end)`: one per 2 MiB, 1 GiB and
 /// 512 GiB block it touches (the three levels below the VSpace root on both architectures).
-fn tables_for(start: u64, end: u64) -> u64 {
+pub(crate) fn tables_for(start: u64, end: u64) -> u64 {
     if start >= end {
         return 0;
     }
@@ -335,6 +344,9 @@ pub fn free_server(b: &mut Builder, server: BuiltServer) -> Option<ServerMemory>
     for slot in slots.into_iter().flatten() {
         b.slots.free(slot);
     }
+    for worker in &server.workers {
+        b.slots.free(worker.cptr());
+    }
     memory.reset();
     Some(memory)
 }
@@ -351,13 +363,14 @@ fn memory_bits(desc: &ServerDesc, elf: &Elf) -> u32 {
         + 2
         + table_estimate(elf.extent(), heap_pages)
         + tables_for(SERVER_DEVICE_VADDR, device_end)
+        + crate::patch::worker_pages(desc)
         + 1;
     let storage_radix = (pages + 8).next_power_of_two().trailing_zeros();
     let tx_pages = (u64::from(desc.tx_pool_pages) + 1).next_power_of_two();
     let mut bytes = pages * PAGE
         + size(ObjectType::CNode, SERVER_CNODE_RADIX)
         + size(ObjectType::CNode, storage_radix)
-        + size(ObjectType::Tcb, 0)
+        + size(ObjectType::Tcb, 0) * u64::from(desc.threads.max(1))
         + desc.devices.len() as u64 * size(ObjectType::Notification, 0);
     if desc.transactional {
         bytes += tx_pages * PAGE;
@@ -421,7 +434,8 @@ fn build_in(
             + 2
             + table_estimate((start, end), heap_pages)
             + device_pages
-            + tables_for(SERVER_DEVICE_VADDR, device_end),
+            + tables_for(SERVER_DEVICE_VADDR, device_end)
+            + crate::patch::worker_pages(desc),
     )?;
     let mut server = BuiltServer {
         tcb,
@@ -436,6 +450,8 @@ fn build_in(
         program: desc.program.clone(),
         slot: version_slot,
         import: false,
+        workers: crate::patch::Workers::new(),
+        shared: (!desc.patches.is_empty()).then(crate::patch::SharedFrames::new),
     };
 
     // The program: each page filled through the scratch mapping, then mapped with the union of
@@ -538,13 +554,23 @@ fn build_in(
             Some(ipc_frame),
         )
         .context("configure the TCB");
+    let workers = configured
+        .and_then(|()| crate::patch::make_workers(b, &mut server, desc, fault_ep, elf.entry()));
     if let Some(ep) = fault_ep
         && let Err(e) = b.delete(ep)
     {
         warn!("server '{}': {e}", desc.name);
     }
-    configured?;
-    b.stash(&mut server.storage, ipc_frame)?;
+    workers?;
+    let ipc_slot = b.stash(&mut server.storage, ipc_frame)?;
+    if let Some(shared) = &mut server.shared {
+        shared.record(
+            SERVER_IPC_BUFFER_VADDR,
+            ipc_slot,
+            CapRights::READ_WRITE,
+            VmAttributes::NONE,
+        )?;
+    }
 
     tcb.set_priority(desc.priority)
         .context("set the priority")?;
@@ -872,6 +898,7 @@ fn grant_in(
     info.heap_base = SERVER_HEAP_VADDR;
     info.heap_len = u64::from(desc.heap_pages) * PAGE;
     info.counter_frequency = counter_frequency;
+    info.threads = u64::from(desc.threads.max(1));
 
     // The server-info page, mapped read-only.
     let frame: Cap<Frame> = b.make(ObjectType::Frame, 0, "make the server-info frame")?;

@@ -36,6 +36,13 @@ pub struct UntypedPool<const N: usize = MAX_BOOT_UNTYPED> {
 pub type ServerMemory = UntypedPool<1>;
 
 impl UntypedPool {
+    /// No memory (a builder that makes everything from its own Untyped).
+    pub fn none() -> UntypedPool {
+        UntypedPool {
+            regions: heapless::Vec::new(),
+        }
+    }
+
     /// The boot info's normal-memory Untypeds, all assumed unused (watermark 0).
     pub fn new(bootinfo: &BootInfo) -> UntypedPool {
         let mut regions = heapless::Vec::new();
@@ -186,6 +193,13 @@ pub fn padding(from: u64, to: u64) -> impl Iterator<Item = u32> {
 }
 
 impl DeviceMemory {
+    /// No device memory (a builder that never maps devices).
+    pub fn none() -> DeviceMemory {
+        DeviceMemory {
+            regions: heapless::Vec::new(),
+        }
+    }
+
     pub fn new(bootinfo: &BootInfo) -> DeviceMemory {
         let mut regions = heapless::Vec::new();
         for (cap, desc) in root::untyped(bootinfo) {

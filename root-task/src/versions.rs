@@ -75,12 +75,14 @@ impl Fleet<'_> {
         .inspect_err(|e| error!("build of '{}' (program {program}): {e}", desc.name))
         .ok()?;
         server.tcb.resume().ok()?;
+        crate::patch::resume_workers(&server, &desc);
         let rebuilt = Rebuilt {
             tcb: server.tcb,
             tx: server.tx,
             control: server
                 .control
                 .map(|_| system::version_control_page(index, slot)),
+            patch: crate::patch::Patchable::new(index, &desc, &mut server),
         };
         let slots = self.built.get_mut(index)?;
         slots[usize::from(slot) % VERSION_SLOTS] = Some(server);

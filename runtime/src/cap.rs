@@ -342,6 +342,13 @@ impl Cap<Tcb> {
         self.invoke(Invocation::TcbResume, &[]).map(drop)
     }
 
+    /// What the thread is doing now: one of the `THREAD_STATE_*` codes of
+    /// `axolotl_abi::invocation` (e.g. `THREAD_STATE_BLOCKED_ON_RECV`: waiting for a request).
+    pub fn state(self) -> Result<u64, Error> {
+        self.invoke(Invocation::TcbGetState, &[])?;
+        Ok(get_mr(0))
+    }
+
     /// Stops the thread (cancelling any IPC it is blocked in) until it is resumed.
     pub fn suspend(self) -> Result<(), Error> {
         self.invoke(Invocation::TcbSuspend, &[]).map(drop)

@@ -5,9 +5,12 @@
 //! `main`. Those set the IPC buffer pointer, find the boot-info or server-info page, install the
 //! logger and run `main`.
 
+use crate::ipc_buffer::ThreadStart;
 use crate::ipc_buffer::set_ipc_buffer;
 use crate::logger::init_log;
-use crate::server_info::{SERVER_INFO_VADDR, SERVER_IPC_BUFFER_VADDR, ServerInfo};
+use crate::server_info::{
+    SERVER_INFO_VADDR, SERVER_IPC_BUFFER_VADDR, START_PATCHED, START_THREAD_MASK, ServerInfo,
+};
 use axolotl_abi::bootinfo::{
     BOOT_INFO_MAGIC, BootInfo, ROOT_BOOT_INFO_VADDR, ROOT_IPC_BUFFER_VADDR,
 };
@@ -77,31 +80,45 @@ pub fn start_root_task(arg: usize, main: fn(&'static BootInfo) -> !) -> ! {
     main(bootinfo)
 }
 
-/// A server's start-up; `arg` is the server-info address the root task passed.
+/// A server's start-up; `arg` is the server-info address the root task passed, plus the
+/// thread's index and [`START_PATCHED`] (see [`crate::server_info`]). Only the main thread's
+/// first start installs the logger; every thread then runs `main`.
 #[doc(hidden)]
 pub fn start_server(arg: usize, main: fn(&'static ServerInfo)) -> ! {
-    // SAFETY: the root task maps the server's IPC buffer at SERVER_IPC_BUFFER_VADDR and registers
-    // it with the server's TCB before starting it (`server_info`).
-    unsafe { set_ipc_buffer(SERVER_IPC_BUFFER_VADDR) };
+    let arg = arg as u64;
     // SAFETY: the root task maps the server-info page read-only at SERVER_INFO_VADDR for the
     // server's whole life (`server_info`); ServerInfo fits in the page and has no invalid bit
     // patterns (integers and byte arrays only).
     let info: &'static ServerInfo = unsafe { &*(SERVER_INFO_VADDR as usize as *const ServerInfo) };
-    if !info.is_valid() {
-        init_log("?", DEFAULT_LOG_LEVEL);
-        panic!("server info at {SERVER_INFO_VADDR:#x} has a bad magic number");
+    let index = arg & START_THREAD_MASK;
+    let patched = arg & START_PATCHED != 0;
+    if info.threads <= 1 {
+        // SAFETY: the root task maps the server's IPC buffer at SERVER_IPC_BUFFER_VADDR and
+        // registers it with the server's TCB before starting it (`server_info`). With several
+        // threads the pointer stays unset and each thread finds its own from its window.
+        unsafe { set_ipc_buffer(SERVER_IPC_BUFFER_VADDR) };
     }
-    init_log(info.name(), DEFAULT_LOG_LEVEL);
-    crate::logger::attach_console(info);
-    if arg as u64 != SERVER_INFO_VADDR {
-        log::warn!(
-            "server info passed at {arg:#x}, expected {SERVER_INFO_VADDR:#x}; using the latter"
-        );
+    crate::ipc_buffer::set_thread_start(ThreadStart { index, patched });
+    if index == 0 && !patched {
+        if !info.is_valid() {
+            init_log("?", DEFAULT_LOG_LEVEL);
+            panic!("server info at {SERVER_INFO_VADDR:#x} has a bad magic number");
+        }
+        init_log(info.name(), DEFAULT_LOG_LEVEL);
+        crate::logger::attach_console(info);
+        if arg & !(START_THREAD_MASK | START_PATCHED) != SERVER_INFO_VADDR {
+            log::warn!(
+                "server info passed at {arg:#x}, expected {SERVER_INFO_VADDR:#x}; using the latter"
+            );
+        }
     }
     main(info);
-    if let Err(e) = info.own_tcb().suspend() {
+    if index == 0
+        && let Err(e) = info.own_tcb().suspend()
+    {
         panic!("main returned and the thread cannot suspend itself: {e}");
     }
-    // A suspended thread is only resumed on purpose; there is nothing left to run.
+    // A suspended thread is only resumed on purpose, and a worker has no capability to its own
+    // thread: its fault stops it.
     crate::arch::fault()
 }

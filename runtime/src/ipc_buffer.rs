@@ -7,12 +7,16 @@
 //!
 //! The buffer's address is set once at start-up by the entry glue (the root task's
 //! [`ROOT_IPC_BUFFER_VADDR`](axolotl_abi::bootinfo::ROOT_IPC_BUFFER_VADDR), a server's
-//! [`SERVER_IPC_BUFFER_VADDR`](crate::server_info::SERVER_IPC_BUFFER_VADDR)). One thread per
-//! address space for now; a multi-threaded program will need a per-thread pointer here.
+//! [`SERVER_IPC_BUFFER_VADDR`](crate::server_info::SERVER_IPC_BUFFER_VADDR)). A server with
+//! several threads leaves it unset: then each thread's buffer is found from its stack pointer,
+//! one page above the base of its [`THREAD_WINDOW`]-aligned window
+//! ([`thread_window`](crate::server_info::thread_window)). Single-threaded programs pay nothing
+//! for this: the pointer's null check was there before.
 //!
 //! Accesses go through raw pointers, never long-lived references, because the kernel writes the
 //! buffer during system calls.
 
+use crate::server_info::THREAD_WINDOW;
 use axolotl_abi::message::{MSG_MAX_EXTRA_CAPS, MSG_MAX_LENGTH};
 use axolotl_abi::{CPtr, IpcBuffer};
 use core::sync::atomic::{AtomicPtr, Ordering};
@@ -29,11 +33,73 @@ pub unsafe fn set_ipc_buffer(vaddr: u64) {
     IPC_BUFFER.store(vaddr as usize as *mut IpcBuffer, Ordering::Relaxed);
 }
 
-/// The IPC buffer, or `None` before start-up set it.
+/// The calling thread's IPC buffer: the one [`set_ipc_buffer`] named, else (a server with
+/// several threads) the one of the thread window its stack pointer lies in.
 #[inline(always)]
 fn buffer() -> Option<*mut IpcBuffer> {
     let p = IPC_BUFFER.load(Ordering::Relaxed);
-    (!p.is_null()).then_some(p)
+    if !p.is_null() {
+        return Some(p);
+    }
+    Some(window_buffer())
+}
+
+/// The IPC buffer of the thread window holding the stack pointer. The stack pointer is below its
+/// window's end from the first call on (the entry's call pushed something), so `sp - 1` is in
+/// the window even at its very top. Inlined: a call here would make the system call wrappers
+/// save registers for it on every call, single-threaded or not.
+#[inline(always)]
+fn window_buffer() -> *mut IpcBuffer {
+    let sp = crate::arch::stack_pointer();
+    let base = (sp - 1) & !(THREAD_WINDOW - 1);
+    (base + axolotl_abi::PAGE_SIZE as u64) as usize as *mut IpcBuffer
+}
+
+/// Where a thread's start record ([`ThreadStart`]) is kept: the last words of its IPC buffer
+/// page, after the message buffers.
+const START_OFFSET: usize = axolotl_abi::PAGE_SIZE - 16;
+const _: () = assert!(SCRATCH_OFFSET + 2 * MSG_MAX_LENGTH * 8 <= START_OFFSET);
+
+/// How the calling thread was started (see [`crate::server_info`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ThreadStart {
+    /// 0 for the main thread, 1.. for workers.
+    pub index: u64,
+    /// Restarted by the supervisor in a patched build of the program (wait-free code patch).
+    pub patched: bool,
+}
+
+/// Records how the calling thread started (entry glue only).
+pub(crate) fn set_thread_start(start: ThreadStart) {
+    let Some(p) = buffer() else { return };
+    // SAFETY: the buffer's page is mapped read/write for the thread's life (`set_ipc_buffer`, or
+    // the thread window layout the root task built); the two words at START_OFFSET are aligned,
+    // inside the page, used by nothing else (the kernel's part and the message buffers end
+    // before them, checked above).
+    unsafe {
+        let words = p.cast::<u8>().add(START_OFFSET).cast::<u64>();
+        words.write_volatile(start.index);
+        words.add(1).write_volatile(u64::from(start.patched));
+    }
+}
+
+/// How the calling thread was started: its index in its server and whether it was restarted in
+/// a patched build.
+pub fn thread_start() -> ThreadStart {
+    match buffer() {
+        // SAFETY: as in `set_thread_start`; plain integers are read.
+        Some(p) => unsafe {
+            let words = p.cast::<u8>().add(START_OFFSET).cast::<u64>();
+            ThreadStart {
+                index: words.read_volatile(),
+                patched: words.add(1).read_volatile() != 0,
+            }
+        },
+        None => ThreadStart {
+            index: 0,
+            patched: false,
+        },
+    }
 }
 
 /// Where [`message_buffers`] are in the IPC buffer's page: after the kernel's [`IpcBuffer`].

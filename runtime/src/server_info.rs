@@ -13,7 +13,18 @@
 //! | [`SERVER_HEAP_VADDR`]`..+heap_len` | the heap (zeroed), if any |
 //!
 //! The thread starts at the ELF entry with sp = [`SERVER_STACK_TOP`] and its first argument
-//! register = [`SERVER_INFO_VADDR`]. Its CSpace is one CNode of 2^[`SERVER_CNODE_RADIX`] slots,
+//! register = [`SERVER_INFO_VADDR`].
+//!
+//! A server with `threads = N > 1` has N-1 worker threads in the same address space. Each
+//! thread `k` owns a [`THREAD_WINDOW`]-aligned window ([`thread_window`]): thread 0's is the one
+//! holding this page, with its IPC buffer one page above the window's base and its stack below
+//! [`SERVER_STACK_TOP`], the window's end; worker `k`'s window follows, with the same layout (the
+//! window's first page unmapped, its IPC buffer in the second, its stack of `stack_pages` at the
+//! window's top, an unmapped guard page below it). So a thread finds its own IPC buffer from its
+//! stack pointer ([`crate::ipc_buffer`]). Every thread starts at the ELF entry with sp = its
+//! window's end and its first argument register = [`SERVER_INFO_VADDR`] + its index
+//! ([`START_THREAD_MASK`]), plus [`START_PATCHED`] when the supervisor restarts it in a patched
+//! build (wait-free code patch: it skips the one-time start-up). Its CSpace is one CNode of 2^[`SERVER_CNODE_RADIX`] slots,
 //! holding only the capabilities listed in [`ServerInfo`]: its endpoints (full rights), the
 //! endpoints it calls (minted WRITE|GRANT with badge [`call_badge`] of the caller), the TCBs of
 //! the servers it controls, its own TCB (always; the runtime suspends it when `main` returns),
@@ -38,6 +49,38 @@ pub const SERVER_STACK_TOP: u64 = 0x1100_0000;
 /// The most stack pages that fit between the IPC buffer, the guard page and the stack top.
 pub const SERVER_STACK_PAGES_MAX: u64 =
     (SERVER_STACK_TOP - SERVER_IPC_BUFFER_VADDR) / PAGE_SIZE as u64 - 2;
+/// The size and alignment of a thread's window (see the module documentation).
+pub const THREAD_WINDOW: u64 = 0x100_0000;
+/// The most threads a server may have: windows end where the device window starts.
+pub const MAX_THREADS: u64 = (SERVER_DEVICE_VADDR - SERVER_INFO_VADDR) / THREAD_WINDOW;
+/// Start argument: the low bits carry the thread's index.
+pub const START_THREAD_MASK: u64 = 0xff;
+/// Start argument: the thread is restarted in a patched build of the program.
+pub const START_PATCHED: u64 = 0x100;
+const _: () = assert!(SERVER_STACK_TOP == SERVER_INFO_VADDR + THREAD_WINDOW);
+const _: () = assert!(SERVER_INFO_VADDR % THREAD_WINDOW == 0);
+
+/// Thread `k`'s window: its base (unmapped for workers; this page for thread 0), its IPC buffer
+/// one page above, its stack growing down from the end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ThreadWindow {
+    pub base: u64,
+    pub ipc_buffer: u64,
+    pub stack_top: u64,
+}
+
+/// The window of thread `k` (0: the main thread).
+pub const fn thread_window(k: u64) -> ThreadWindow {
+    let base = SERVER_INFO_VADDR + k * THREAD_WINDOW;
+    ThreadWindow {
+        base,
+        ipc_buffer: base + PAGE_SIZE as u64,
+        stack_top: base + THREAD_WINDOW,
+    }
+}
+const _: () = assert!(thread_window(0).ipc_buffer == SERVER_IPC_BUFFER_VADDR);
+const _: () = assert!(thread_window(0).stack_top == SERVER_STACK_TOP);
+
 /// The start of the heap.
 pub const SERVER_HEAP_VADDR: u64 = 0x3000_0000;
 /// The device window: the root task maps the registers of granted devices here, and nothing
@@ -288,6 +331,8 @@ pub struct ServerInfo {
     /// The upgrader only: the upgradable servers of the image, in image order.
     pub upgradables: [UpgradableEntry; MAX_UPGRADABLES],
     pub n_upgradables: u64,
+    /// Threads serving its endpoints (0 or 1: only the main thread); see [`thread_window`].
+    pub threads: u64,
 }
 
 const _: () = assert!(core::mem::size_of::<ServerInfo>() <= SERVER_CONTROL_OFFSET);
@@ -341,6 +386,7 @@ impl ServerInfo {
             upgrade_import: 0,
             upgradables: [UpgradableEntry::EMPTY; MAX_UPGRADABLES],
             n_upgradables: 0,
+            threads: 1,
         };
         info.name_len = copy_name(&mut info.name, name) as u64;
         info

@@ -24,6 +24,12 @@ impl Image {
         let text =
             std::fs::read_to_string(path).map_err(|e| format!("{label}: cannot read: {e}"))?;
         let (desc, test) = axolotl_image::parse(&label, &text).map_err(|e| e.to_string())?;
+        for s in &desc.servers {
+            for p in &s.patches {
+                ws.variant(p)
+                    .map_err(|e| format!("{label}: server '{}': {e}", s.name))?;
+            }
+        }
         for p in programs(&desc) {
             ws.check_program(&p).map_err(|e| format!("{label}: {e}"))?;
         }
@@ -92,6 +98,36 @@ fn cargo_build(ws: &Workspace, arch: Arch, packages: &[&str]) -> Result<(), Stri
     }
 }
 
+/// Builds a variant (a package with features) in a target directory of its own, so that it
+/// never replaces the package's plain build; returns its ELF.
+pub fn build_variant(
+    ws: &Workspace,
+    arch: Arch,
+    variant: &crate::workspace::Variant,
+) -> Result<Vec<u8>, String> {
+    let dir = ws.target_dir.join("variants").join(&variant.program);
+    let mut cmd = ws.cargo();
+    cmd.args(["build", "--release", "--target", arch.target_triple()])
+        .args(["-p", &variant.package])
+        .args(["--features", &variant.features.join(",")])
+        .arg("--target-dir")
+        .arg(&dir);
+    let status = cmd.status().map_err(|e| format!("cannot run cargo: {e}"))?;
+    if !status.success() {
+        return Err(format!(
+            "building {} (package {} with features {}) failed",
+            variant.program,
+            variant.package,
+            variant.features.join(",")
+        ));
+    }
+    read_elf(
+        &dir.join(arch.target_triple())
+            .join("release")
+            .join(&variant.package),
+    )
+}
+
 /// Builds the kernel; returns its ELF.
 pub fn build_kernel(ws: &Workspace, arch: Arch) -> Result<PathBuf, String> {
     eprintln!("xtask: building the kernel for {}", arch.name());
@@ -150,6 +186,36 @@ pub fn write_archive(ws: &Workspace, arch: Arch, image: &Image) -> Result<PathBu
     let mut entries: Vec<(&str, archive::EntryKind, &[u8])> =
         vec![("root-task", archive::EntryKind::RootTask, &root_task)];
     for (p, elf) in programs.iter().zip(&elfs) {
+        entries.push((p, archive::EntryKind::Program, elf));
+    }
+    // Code-only patches: each built as its variant, and refused unless its data layout is the
+    // running program's.
+    let mut patches: Vec<(String, Vec<u8>)> = Vec::new();
+    for s in &image.desc.servers {
+        let running = programs
+            .iter()
+            .position(|p| p == s.program.as_str())
+            .map(|i| &elfs[i]);
+        for p in &s.patches {
+            let elf = match patches.iter().find(|(name, _)| name == p.as_str()) {
+                Some((_, elf)) => elf.clone(),
+                None => {
+                    let elf = build_variant(ws, arch, ws.variant(p)?)?;
+                    patches.push((p.to_string(), elf.clone()));
+                    elf
+                }
+            };
+            if let Some(running) = running {
+                crate::layout::check(running, &elf).map_err(|e| {
+                    format!(
+                        "{}: server '{}' cannot be patched from {} to {p}: {e}",
+                        image.label, s.name, s.program
+                    )
+                })?;
+            }
+        }
+    }
+    for (p, elf) in &patches {
         entries.push((p, archive::EntryKind::Program, elf));
     }
     entries.push(("image", archive::EntryKind::ImageDescription, desc));

@@ -12,6 +12,7 @@ mod confinement;
 mod exit;
 mod expect;
 mod image;
+mod layout;
 mod machine;
 mod qemu;
 mod scenarios;
@@ -29,9 +30,15 @@ use workspace::Workspace;
 
 /// The benchmark image.
 /// The benchmark images, run one after the other; their metric names must not overlap.
-const BENCH_IMAGES: &[&str] = &["images/bench.toml", "images/upgrade-demo.toml"];
+const BENCH_IMAGES: &[&str] = &[
+    "images/bench.toml",
+    "images/upgrade-demo.toml",
+    "images/bench-patch.toml",
+];
 /// How long a benchmark run may take when `images/bench.toml` has no `[test] timeout_s`.
 const BENCH_TIMEOUT_S: u64 = 300;
+/// How many boots the wall-clock boot time is the median of.
+const BOOT_TIMING_RUNS: usize = 5;
 
 fn main() {
     let argv: Vec<String> = std::env::args().skip(1).collect();
@@ -113,8 +120,6 @@ fn run(ws: &Workspace, arch: Arch, image: &str, bench: bool) -> Result<i32, Stri
     }
 }
 
-/// How many boots the wall-clock boot time is the median of.
-const BOOT_TIMING_RUNS: usize = 5;
 /// The line the first server of the benchmark image prints first.
 const BOOT_MARKER: &str = "BENCH boot.first_server.instructions";
 

@@ -11,11 +11,22 @@ pub struct Package {
     pub bins: Vec<String>,
 }
 
+/// A program built from a workspace package with features (`[package.metadata.axolotl]
+/// variants = { "<program>" = ["<feature>", ...] }`): another build of the same crate, e.g. the
+/// code-only patch of a server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Variant {
+    pub program: String,
+    pub package: String,
+    pub features: Vec<String>,
+}
+
 pub struct Workspace {
     pub root: PathBuf,
     pub target_dir: PathBuf,
     cargo: OsString,
     packages: Vec<Package>,
+    pub variants: Vec<Variant>,
 }
 
 impl Workspace {
@@ -70,11 +81,34 @@ impl Workspace {
                     .collect(),
             })
             .collect();
+        let variants = meta["packages"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|p| {
+                let package = p["name"].as_str().unwrap_or_default().to_string();
+                p["metadata"]["axolotl"]["variants"]
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .map(move |(program, features)| Variant {
+                        program: program.clone(),
+                        package: package.clone(),
+                        features: features
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .filter_map(|f| f.as_str().map(String::from))
+                            .collect(),
+                    })
+            })
+            .collect();
         Ok(Workspace {
             root,
             target_dir,
             cargo,
             packages,
+            variants,
         })
     }
 
@@ -96,6 +130,19 @@ impl Workspace {
             Ok(rel) => rel.display().to_string(),
             Err(_) => path.display().to_string(),
         }
+    }
+
+    /// The variant named `program`, or why there is none.
+    pub fn variant(&self, program: &str) -> Result<&Variant, String> {
+        self.variants
+            .iter()
+            .find(|v| v.program == program)
+            .ok_or_else(|| {
+                format!(
+                    "patch '{program}': no workspace package declares it as a variant \
+                     ([package.metadata.axolotl] variants = {{ \"{program}\" = [features] }})"
+                )
+            })
     }
 
     /// Checks that `program` is a workspace package with a binary of the same name.

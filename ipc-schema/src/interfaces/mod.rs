@@ -11,6 +11,7 @@
 //! | 7 | [`snapshot`] | v1 | the root task's supervisor: concurrent snapshots of transactional servers |
 //! | 8 | [`upgrade`] | v1 | every server that can be upgraded live (to the supervisor only) |
 //! | 9 | [`campaign`] | v1 | the root task's supervisor, in campaign images |
+//! | 13 | [`patch`] | v1 | the root task's supervisor: wait-free code-only patches |
 //!
 //! The shell is a client only. Ids are assigned here, once, and never reused.
 
@@ -21,6 +22,7 @@ pub mod inject;
 pub mod kv;
 pub mod lifecycle;
 pub mod name;
+pub mod patch;
 pub mod snapshot;
 pub mod supervisor;
 pub mod timer;
@@ -40,6 +42,7 @@ pub mod ids {
     pub const UPGRADE: u16 = 8;
     pub const CAMPAIGN: u16 = 9;
     pub const LIFECYCLE: u16 = 12;
+    pub const PATCH: u16 = 13;
 }
 
 /// Every interface version defined here.
@@ -56,6 +59,7 @@ pub const ALL: &[InterfaceInfo] = &[
     upgrade::v1::INFO,
     campaign::v1::INFO,
     lifecycle::v1::INFO,
+    patch::v1::INFO,
 ];
 
 /// The interface version and op a request label addresses (for the supervisor: is the request
@@ -181,6 +185,14 @@ mod tests {
                 (2, "take", f, f, f),
                 (3, "status", t, f, f),
                 (4, "restore", f, f, f),
+            ]
+        );
+        assert_eq!(
+            table(patch::v1::OPS),
+            [
+                (0, "begin", f, f, f),
+                (1, "step", t, f, f),
+                (2, "status", t, f, f)
             ]
         );
         assert_eq!(

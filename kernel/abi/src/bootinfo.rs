@@ -36,7 +36,7 @@ pub const ROOT_IPC_BUFFER_VADDR: u64 = 0x1000_1000;
 /// Root task layout: the top of its stack (the stack grows down from here).
 pub const ROOT_STACK_TOP: u64 = 0x1100_0000;
 /// Root task layout: pages of stack.
-pub const ROOT_STACK_PAGES: u64 = 64;
+pub const ROOT_STACK_PAGES: u64 = 256;
 /// Root task layout: the boot archive, mapped read-only.
 pub const ROOT_ARCHIVE_VADDR: u64 = 0x2000_0000;
 

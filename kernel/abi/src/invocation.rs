@@ -43,6 +43,7 @@
 //! | `IoPortIn8` | I/O port range | port | byte read |
 //! | `IoPortOut8` | I/O port range | port, byte | |
 //! | `TcbInjectArm`, `TcbInjectStatus`, `TcbInjectDisarm` | TCB | see [`crate::inject`] | |
+//! | `TcbGetState` | TCB | | one of the `THREAD_STATE_*` codes |
 
 /// Operations on kernel objects, carried in the message label of an invocation.
 #[repr(u64)]
@@ -88,6 +89,7 @@ pub enum Invocation {
     TcbInjectArm = 80,
     TcbInjectStatus = 81,
     TcbInjectDisarm = 82,
+    TcbGetState = 100,
 }
 
 impl Invocation {
@@ -134,6 +136,7 @@ impl Invocation {
             80 => TcbInjectArm,
             81 => TcbInjectStatus,
             82 => TcbInjectDisarm,
+            100 => TcbGetState,
             _ => return None,
         })
     }
@@ -155,6 +158,16 @@ pub const SNAPSHOT_IN_PROGRESS: u64 = 1;
 pub const SNAPSHOT_COMPLETE: u64 = 2;
 pub const SNAPSHOT_CANCELLED: u64 = 3;
 
+/// `TcbGetState` results: what the thread is doing. A server thread blocked in a receive
+/// (`THREAD_STATE_BLOCKED_ON_RECV`) is at its receive point: no request is in flight on it.
+pub const THREAD_STATE_INACTIVE: u64 = 0;
+pub const THREAD_STATE_RUNNING: u64 = 1;
+pub const THREAD_STATE_BLOCKED_ON_SEND: u64 = 2;
+pub const THREAD_STATE_BLOCKED_ON_RECV: u64 = 3;
+pub const THREAD_STATE_BLOCKED_ON_REPLY: u64 = 4;
+pub const THREAD_STATE_BLOCKED_ON_NOTIFICATION: u64 = 5;
+pub const THREAD_STATE_IDLE: u64 = 6;
+
 /// How many argument registers `TcbWriteRegisters`/`TcbReadRegisters` transfer.
 pub const TCB_ARG_REGISTERS: usize = 6;
 
@@ -171,6 +184,6 @@ mod tests {
                 seen += 1;
             }
         }
-        assert_eq!(seen, 40);
+        assert_eq!(seen, 41);
     }
 }

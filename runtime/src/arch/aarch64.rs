@@ -83,6 +83,15 @@ pub(crate) fn read_counter() -> u64 {
     v
 }
 
+/// The stack pointer.
+#[inline(always)]
+pub(crate) fn stack_pointer() -> u64 {
+    let v: u64;
+    // SAFETY: copying sp into a register has no side effects.
+    unsafe { asm!("mov {0}, sp", out(reg) v, options(nomem, nostack, preserves_flags)) };
+    v
+}
+
 /// Faults with an undefined instruction; if the thread is resumed, it faults again.
 #[inline(always)]
 pub(crate) fn fault() -> ! {

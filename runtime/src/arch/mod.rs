@@ -5,18 +5,19 @@
 //! - `fault() -> !`: execute an undefined instruction (forever), so the thread's fault handler
 //!   sees an undefined-instruction fault;
 //! - `read_counter() -> u64`: the free-running counter (see [`crate::time`]);
+//! - `stack_pointer() -> u64`: the current stack pointer (per-thread IPC buffers, [`crate::ipc_buffer`]);
 //! - `_start` (bare metal only): the ELF entry point, which calls `__axolotl_rt_main` (defined by
 //!   [`crate::declare_root_task!`] or [`crate::declare_server!`]) with the first argument register.
 
 #[cfg(target_arch = "aarch64")]
 mod aarch64;
 #[cfg(target_arch = "aarch64")]
-pub(crate) use aarch64::{call_below_page, fault, read_counter, syscall};
+pub(crate) use aarch64::{call_below_page, fault, read_counter, stack_pointer, syscall};
 
 #[cfg(target_arch = "x86_64")]
 mod x86_64;
 #[cfg(target_arch = "x86_64")]
-pub(crate) use x86_64::{call_below_page, fault, read_counter, syscall};
+pub(crate) use x86_64::{call_below_page, fault, read_counter, stack_pointer, syscall};
 
 /// The registers a system call returns (see the table in `abi::syscall`).
 #[derive(Clone, Copy, Debug)]

@@ -86,6 +86,15 @@ pub(crate) fn read_counter() -> u64 {
     (u64::from(hi) << 32) | u64::from(lo)
 }
 
+/// The stack pointer.
+#[inline(always)]
+pub(crate) fn stack_pointer() -> u64 {
+    let v: u64;
+    // SAFETY: copying rsp into a register has no side effects.
+    unsafe { asm!("mov {0}, rsp", out(reg) v, options(nomem, nostack, preserves_flags)) };
+    v
+}
+
 /// Faults with an undefined instruction; if the thread is resumed, it faults again.
 #[inline(always)]
 pub(crate) fn fault() -> ! {

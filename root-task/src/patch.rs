@@ -1,0 +1,704 @@
+//! Multi-threaded servers and wait-free code-only patches (after WfPatch, PLOS'19), served as
+//! `patch::v1` by the supervisor.
+//!
+//! **Threads.** A server with `threads = N` gets N-1 worker threads besides its main thread, in
+//! the same CSpace and VSpace, each in its own window of the address space
+//! (`axolotl_rt::server_info::thread_window`): an IPC buffer one page above the window's base
+//! and a stack of `stack_pages` at its top. [`make_workers`] builds them with the server; they
+//! start at the program's entry with their index in the first argument register, and run its
+//! `main` like the main thread: every thread serves the same endpoint, and the kernel hands each
+//! queued call to whichever thread waits.
+//!
+//! **Patch.** A server whose image lists `patches` has every frame it is given recorded
+//! ([`SharedFrames`]: where its capability is kept and where and how it is mapped). To patch it
+//! to another build (`begin`), the supervisor makes a *clone* address space: fresh frames with
+//! the new build's code and read-only data, and copies of the capabilities of every other frame
+//! (data, bss, stacks, IPC buffers, heap, info page, device registers), mapped at the same
+//! addresses with the same rights, so both address spaces share all writable memory. Then each
+//! thread moves over at its own receive point: a thread the kernel reports blocked in a receive
+//! (`TcbGetState`) has no request in flight, so the supervisor suspends it, points it at the
+//! clone, sets its registers to the new build's entry on its own (dead) stack with
+//! `START_PATCHED`, and resumes it; it starts its serve loop afresh in the new code. A thread
+//! busy with a request is left to a later `step`, and every other thread keeps serving
+//! meanwhile: there is no global stop. The root task runs above every server, so nothing runs
+//! between reading a thread's state and moving it. When the last thread has moved, the old
+//! address space is deleted (its code frames stay accounted to the server's Untyped, or to the
+//! patcher's for a clone of an earlier patch).
+//!
+//! The data layout must be the same in both builds, and the data must not point into anything
+//! the patch replaces: the build tool (`xtask/src/layout.rs`) compares the writable segments,
+//! the data and bss symbols, and the read-only data byte for byte (vtables the data may point
+//! to), and refuses a patch that differs, naming the first difference. The supervisor checks the
+//! writable segments again before it builds anything.
+//!
+//! Limits: clones are made from the patcher's own Untyped ([`PATCHER_BITS`]) and are not
+//! reclaimed until a restart; a restart rebuilds the server from its image (the original
+//! program); worker faults reach the supervisor with the server's fault badge, like the main
+//! thread's.
+
+use crate::builder::{Builder, Storage};
+use crate::elf::Elf;
+use crate::error::{BuildError, Context};
+use crate::supervisor::Supervised;
+use crate::system::{BuiltServer, fault_badge};
+use axolotl_abi::archive::{Archive, EntryKind};
+use axolotl_abi::invocation::THREAD_STATE_BLOCKED_ON_RECV;
+use axolotl_abi::{CPtr, CapRights, ObjectType, PAGE_SIZE, VmAttributes};
+use axolotl_image::{MAX_PATCHES, ProgramName, ServerDesc};
+use axolotl_rt::server_info::{MAX_THREADS, SERVER_INFO_VADDR, START_PATCHED, thread_window};
+use axolotl_rt::{CNode, Cap, Endpoint, Frame, Tcb, VSpace, root, time};
+use ipc_schema::Caller;
+use ipc_schema::patch::v1::{self, PatchError, PatchInfo, Program};
+use log::{error, info, warn};
+
+const PAGE: u64 = PAGE_SIZE as u64;
+/// The patcher's memory: clones (address space, page tables, new code frames) of all patches.
+pub const PATCHER_BITS: u32 = 21;
+/// Root slots the patcher may use at once.
+pub const PATCHER_SLOTS: CPtr = 64;
+/// The most frames of one server a patch shares.
+pub const MAX_SHARED: usize = 256;
+
+/// A server's worker threads (thread 1.. of its windows).
+pub type Workers = heapless::Vec<Cap<Tcb>, { MAX_THREADS as usize - 1 }>;
+
+/// Pages (frames and an upper bound of page tables) the worker threads of `desc` need.
+pub fn worker_pages(desc: &ServerDesc) -> u64 {
+    let workers = u64::from(desc.threads.max(1)) - 1;
+    if workers == 0 {
+        return 0;
+    }
+    let start = thread_window(1).base;
+    let end = thread_window(workers).stack_top;
+    workers * (u64::from(desc.stack_pages) + 1) + crate::system::tables_for(start, end)
+}
+
+/// Builds the worker threads of `server` (configured, registers set, not yet runnable): for
+/// each, its stack and IPC buffer in its window, and a TCB in the same CSpace and VSpace.
+pub fn make_workers(
+    b: &mut Builder,
+    server: &mut BuiltServer,
+    desc: &ServerDesc,
+    fault_ep: Option<Cap<Endpoint>>,
+    entry: u64,
+) -> Result<(), BuildError> {
+    let stack_pages = u64::from(desc.stack_pages);
+    for k in 1..u64::from(desc.threads.max(1)) {
+        let window = thread_window(k);
+        for i in 0..stack_pages {
+            let frame = b.make(ObjectType::Frame, 0, "make a worker's stack frame")?;
+            crate::system::place(
+                b,
+                server,
+                frame,
+                window.stack_top - (i + 1) * PAGE,
+                CapRights::READ_WRITE,
+                VmAttributes::NONE,
+            )?;
+        }
+        server.pages.stack += stack_pages;
+        let ipc_frame: Cap<Frame> = b.make(ObjectType::Frame, 0, "make a worker's IPC buffer")?;
+        let tables = b.map_frame(
+            ipc_frame,
+            server.vspace,
+            window.ipc_buffer,
+            CapRights::READ_WRITE,
+            VmAttributes::NONE,
+        )?;
+        for table in tables {
+            b.stash(&mut server.storage, table)?;
+            server.pages.tables += 1;
+        }
+        let tcb: Cap<Tcb> = b.make(ObjectType::Tcb, 0, "make a worker's TCB")?;
+        let configured = tcb
+            .configure(
+                fault_ep,
+                server.cnode,
+                server.vspace,
+                window.ipc_buffer,
+                Some(ipc_frame),
+            )
+            .context("configure a worker's TCB");
+        let slot = b.stash(&mut server.storage, ipc_frame)?;
+        server.pages.ipc_info += 1;
+        if let Some(shared) = &mut server.shared {
+            shared.record(
+                window.ipc_buffer,
+                slot,
+                CapRights::READ_WRITE,
+                VmAttributes::NONE,
+            )?;
+        }
+        let started = configured
+            .and_then(|()| {
+                tcb.set_priority(desc.priority)
+                    .context("set a worker's priority")
+            })
+            .and_then(|()| {
+                tcb.write_registers(false, entry, window.stack_top, &[SERVER_INFO_VADDR + k])
+                    .context("write a worker's registers")
+            });
+        if let Err(e) =
+            started.and_then(|()| server.workers.push(tcb).map_err(|_| BuildError::OutOfSlots))
+        {
+            let _ = b.delete(tcb);
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+/// Makes the worker threads of a built server runnable (after its main thread).
+pub fn resume_workers(server: &BuiltServer, desc: &ServerDesc) {
+    for worker in &server.workers {
+        if let Err(e) = worker.resume() {
+            error!("server '{}': cannot resume a worker thread: {e}", desc.name);
+        }
+    }
+}
+
+/// Where each frame of a patchable server is: its slot in the server's bookkeeping CNode, its
+/// address, rights and attributes (one word each).
+pub struct SharedFrames {
+    entries: heapless::Vec<u64, MAX_SHARED>,
+}
+
+const WRITE_BIT: u64 = 1 << 56;
+const EXECUTE_BIT: u64 = 1 << 57;
+const DEVICE_BIT: u64 = 1 << 58;
+
+/// A recorded frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SharedFrame {
+    pub vaddr: u64,
+    pub slot: CPtr,
+    pub rights: CapRights,
+    pub attrs: VmAttributes,
+}
+
+impl Default for SharedFrames {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl SharedFrames {
+    pub fn new() -> SharedFrames {
+        SharedFrames {
+            entries: heapless::Vec::new(),
+        }
+    }
+
+    /// Records a frame mapped at `vaddr`, kept in bookkeeping slot `slot`.
+    pub fn record(
+        &mut self,
+        vaddr: u64,
+        slot: CPtr,
+        rights: CapRights,
+        attrs: VmAttributes,
+    ) -> Result<(), BuildError> {
+        let page = vaddr / PAGE;
+        if page >= 1 << 32 || slot >= 1 << 24 {
+            return Err(BuildError::StorageFull);
+        }
+        let mut word = page | (slot << 32);
+        if rights.contains(CapRights::WRITE) {
+            word |= WRITE_BIT;
+        }
+        if attrs.contains(VmAttributes::EXECUTE) {
+            word |= EXECUTE_BIT;
+        }
+        if attrs.contains(VmAttributes::DEVICE) {
+            word |= DEVICE_BIT;
+        }
+        self.entries.push(word).map_err(|_| BuildError::StorageFull)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = SharedFrame> + '_ {
+        self.entries.iter().map(|&w| SharedFrame {
+            vaddr: (w & 0xffff_ffff) * PAGE,
+            slot: (w >> 32) & 0xff_ffff,
+            rights: if w & WRITE_BIT != 0 {
+                CapRights::READ_WRITE
+            } else {
+                CapRights::READ
+            },
+            attrs: VmAttributes(
+                if w & EXECUTE_BIT != 0 {
+                    VmAttributes::EXECUTE.0
+                } else {
+                    0
+                } | if w & DEVICE_BIT != 0 {
+                    VmAttributes::DEVICE.0
+                } else {
+                    0
+                },
+            ),
+        })
+    }
+}
+
+/// The pages of `elf` that are not writable (code and read-only data): what a patch replaces.
+fn code_pages<'e>(elf: &'e Elf<'e>) -> impl Iterator<Item = u64> + 'e {
+    elf.pages().filter(|p| !p.writable).map(|p| p.vaddr)
+}
+
+/// Whether two builds have the same writable segments (address, size, flags) and writable pages.
+pub fn same_data_layout(old: &Elf, new: &Elf) -> bool {
+    let writable = |e: &Elf| {
+        e.segments()
+            .filter(|s| s.flags & 2 != 0)
+            .map(|s| (s.vaddr, s.mem_size, s.flags))
+            .collect::<heapless::Vec<_, 8>>()
+    };
+    let pages = |e: &Elf| {
+        e.pages()
+            .filter(|p| p.writable)
+            .map(|p| p.vaddr)
+            .collect::<heapless::Vec<u64, 128>>()
+    };
+    writable(old) == writable(new) && pages(old) == pages(new)
+}
+
+/// A patch under way: the clone and who has moved into it.
+struct InProgress {
+    program: ProgramName,
+    vspace: Cap<VSpace>,
+    storage: Storage,
+    entry: u64,
+}
+
+/// What the supervisor keeps of a patchable server.
+pub struct Patchable {
+    pub index: usize,
+    /// The program it runs now.
+    program: ProgramName,
+    allowed: heapless::Vec<ProgramName, MAX_PATCHES>,
+    /// Thread 0 (main), then the workers.
+    threads: heapless::Vec<Cap<Tcb>, { MAX_THREADS as usize }>,
+    cnode: Cap<CNode>,
+    /// The address space its threads run in now (the original, or an earlier patch's clone).
+    vspace: Cap<VSpace>,
+    /// Its original bookkeeping CNode: the capabilities [`SharedFrames`] names.
+    storage: Cap<CNode>,
+    original_vspace: Cap<VSpace>,
+    frames: SharedFrames,
+    patch: Option<InProgress>,
+    /// The bookkeeping CNode of the clone it runs in, after a patch (its code, tables and
+    /// shared-frame copies).
+    clone_storage: Option<Storage>,
+    info: PatchInfo,
+}
+
+impl Patchable {
+    /// The patch state of a just-built server; `None` unless its image lists `patches`.
+    pub fn new(index: usize, desc: &ServerDesc, server: &mut BuiltServer) -> Option<Patchable> {
+        let frames = server.shared.take()?;
+        let mut threads = heapless::Vec::new();
+        let _ = threads.push(server.tcb);
+        for &w in &server.workers {
+            let _ = threads.push(w);
+        }
+        Some(Patchable {
+            index,
+            program: desc.program.clone(),
+            allowed: desc.patches.clone(),
+            info: PatchInfo {
+                threads: threads.len() as u8,
+                ..PatchInfo::default()
+            },
+            threads,
+            cnode: server.cnode,
+            vspace: server.vspace,
+            original_vspace: server.vspace,
+            storage: server.storage.cnode,
+            frames,
+            patch: None,
+            clone_storage: None,
+        })
+    }
+}
+
+/// What the patcher needs to build clones: its own memory and slots, the boot archive (the
+/// builds), the machine, and the supervisor endpoint (the servers' fault endpoint).
+pub struct Patcher<'a> {
+    pub b: Builder,
+    pub archive: &'a Archive<'a>,
+    pub machine: u16,
+    pub supervisor: Cap<Endpoint>,
+}
+
+/// `patch::v1` over the supervised servers.
+pub struct Patches<'s, 'p, 'a> {
+    pub servers: &'s mut [Supervised],
+    pub patcher: &'p mut Patcher<'a>,
+}
+
+fn failed(name: &str, e: BuildError) -> PatchError {
+    error!("patch of '{name}': {e}");
+    match e {
+        BuildError::OutOfSlots | BuildError::StorageFull => PatchError::NoMemory,
+        BuildError::Kernel {
+            error: axolotl_rt::Error::NotEnoughMemory,
+            ..
+        } => PatchError::NoMemory,
+        _ => PatchError::Failed,
+    }
+}
+
+impl Patcher<'_> {
+    fn program(&self, name: &str) -> Option<Elf<'_>> {
+        let entry = self.archive.find(EntryKind::Program, Some(name))?;
+        Elf::parse(entry.data, self.machine).ok()
+    }
+
+    /// Builds the clone of `p`'s address space with `new`'s code.
+    fn clone_space(
+        &mut self,
+        p: &Patchable,
+        old: &Elf,
+        new: &Elf,
+    ) -> Result<(Cap<VSpace>, Storage, PatchInfo), BuildError> {
+        let b = &mut self.b;
+        let code: u64 = new.pages().filter(|pg| !pg.writable).count() as u64;
+        let shared = p.frames.entries.len() as u64;
+        let slots = code + shared + 2 * crate::system::tables_for(PAGE, 0x4000_0000) + 8;
+        let mut storage = b.make_storage(slots)?;
+        let vspace: Cap<VSpace> = b.make(ObjectType::VSpace, 0, "make the clone's VSpace")?;
+        let mut info = PatchInfo::default();
+        // The new build's code and read-only data: fresh frames.
+        for page in new.pages().filter(|pg| !pg.writable) {
+            let frame: Cap<Frame> = b.make(ObjectType::Frame, 0, "make a code frame")?;
+            if let Err(e) = b.fill_frame(frame, |dest| new.fill_page(page.vaddr, dest)) {
+                let _ = b.delete(frame);
+                return Err(e);
+            }
+            let attrs = if page.executable {
+                VmAttributes::EXECUTE
+            } else {
+                VmAttributes::NONE
+            };
+            map_and_keep(
+                b,
+                &mut storage,
+                frame,
+                vspace,
+                page.vaddr,
+                CapRights::READ,
+                attrs,
+            )?;
+            info.code_pages += 1;
+        }
+        // Everything else: the same frames, through copies of their capabilities.
+        let old_code: heapless::Vec<u64, 512> = code_pages(old).collect();
+        for f in p.frames.iter().filter(|f| !old_code.contains(&f.vaddr)) {
+            let slot = b.slots.alloc().ok_or(BuildError::OutOfSlots)?;
+            if let Err(e) = root::cnode().copy(slot, p.storage, f.slot, CapRights::ALL) {
+                b.slots.free(slot);
+                return Err(BuildError::Kernel {
+                    what: "copy a shared frame",
+                    error: e,
+                });
+            }
+            let frame = Cap::<Frame>::from_cptr(slot);
+            map_and_keep(b, &mut storage, frame, vspace, f.vaddr, f.rights, f.attrs)?;
+            info.shared_pages += 1;
+        }
+        Ok((vspace, storage, info))
+    }
+
+    /// Moves thread `k` of `p` into the clone if it is at its receive point; returns whether it
+    /// moved.
+    fn try_move(&mut self, p: &Patchable, k: usize) -> Result<bool, BuildError> {
+        let Some(patch) = &p.patch else {
+            return Ok(false);
+        };
+        let tcb = p.threads[k];
+        if tcb.state().context("read a thread's state")? != THREAD_STATE_BLOCKED_ON_RECV {
+            return Ok(false);
+        }
+        let window = thread_window(k as u64);
+        let ipc = p
+            .frames
+            .iter()
+            .find(|f| f.vaddr == window.ipc_buffer)
+            .ok_or(BuildError::StorageFull)?;
+        let b = &mut self.b;
+        let ipc_slot = b.slots.alloc().ok_or(BuildError::OutOfSlots)?;
+        let fault_slot = match b.slots.alloc() {
+            Some(s) => s,
+            None => {
+                b.slots.free(ipc_slot);
+                return Err(BuildError::OutOfSlots);
+            }
+        };
+        let root_cnode = Cap::<CNode>::invoker_root();
+        let result = root::cnode()
+            .copy(ipc_slot, p.storage, ipc.slot, CapRights::ALL)
+            .context("copy an IPC buffer frame")
+            .and_then(|()| {
+                root::cnode()
+                    .mint(
+                        fault_slot,
+                        root_cnode,
+                        self.supervisor.cptr(),
+                        CapRights::WRITE.union(CapRights::GRANT),
+                        fault_badge(p.index),
+                    )
+                    .context("mint the fault endpoint")
+            })
+            .and_then(|()| tcb.suspend().context("suspend a thread"))
+            .and_then(|()| {
+                tcb.configure(
+                    Some(Cap::from_cptr(fault_slot)),
+                    p.cnode,
+                    patch.vspace,
+                    window.ipc_buffer,
+                    Some(Cap::from_cptr(ipc_slot)),
+                )
+                .context("point a thread at the clone")
+            })
+            .and_then(|()| {
+                tcb.write_registers(
+                    true,
+                    patch.entry,
+                    window.stack_top,
+                    &[SERVER_INFO_VADDR + k as u64 + START_PATCHED],
+                )
+                .context("restart a thread in the new build")
+            });
+        for slot in [ipc_slot, fault_slot] {
+            let _ = root::cnode().delete(slot);
+            b.slots.free(slot);
+        }
+        result.map(|()| true)
+    }
+}
+
+/// Maps `frame` in `vspace` (making page tables as needed) and moves it and the tables into
+/// `storage`.
+fn map_and_keep(
+    b: &mut Builder,
+    storage: &mut Storage,
+    frame: Cap<Frame>,
+    vspace: Cap<VSpace>,
+    vaddr: u64,
+    rights: CapRights,
+    attrs: VmAttributes,
+) -> Result<(), BuildError> {
+    let tables = match b.map_frame(frame, vspace, vaddr, rights, attrs) {
+        Ok(t) => t,
+        Err(e) => {
+            let _ = b.delete(frame);
+            return Err(e);
+        }
+    };
+    for table in tables {
+        b.stash(storage, table)?;
+    }
+    b.stash(storage, frame).map(drop)
+}
+
+impl Patches<'_, '_, '_> {
+    fn find(&mut self, name: &str) -> Result<&mut Patchable, PatchError> {
+        let server = self
+            .servers
+            .iter_mut()
+            .find(|s| s.name == name)
+            .ok_or(PatchError::NoSuchServer)?;
+        server.patch.as_mut().ok_or(PatchError::NotPatchable)
+    }
+
+    /// Moves every thread at its receive point; finishes the patch when all have moved.
+    fn advance(patcher: &mut Patcher, p: &mut Patchable, name: &str) -> Result<(), PatchError> {
+        for k in 0..p.threads.len() {
+            if p.info.moved_mask & (1 << k) != 0 {
+                continue;
+            }
+            match patcher.try_move(p, k) {
+                Ok(true) => {
+                    p.info.moved_mask |= 1 << k;
+                    p.info.moved += 1;
+                }
+                Ok(false) => p.info.busy += 1,
+                Err(e) => return Err(failed(name, e)),
+            }
+        }
+        if usize::from(p.info.moved) == p.threads.len()
+            && let Some(done) = p.patch.take()
+        {
+            // Nothing runs in the old address space any more: its code frames go (deleting a
+            // frame's capability unmaps it). Those of the original build are in the server's
+            // bookkeeping CNode; an earlier clone's stay with it (see the module's limits).
+            let old_vspace = core::mem::replace(&mut p.vspace, done.vspace);
+            if old_vspace.cptr() == p.original_vspace.cptr() {
+                let old_code: heapless::Vec<u64, 512> = patcher
+                    .program(&p.program)
+                    .map(|elf| code_pages(&elf).collect())
+                    .unwrap_or_default();
+                for f in p.frames.iter().filter(|f| old_code.contains(&f.vaddr)) {
+                    if let Err(e) = p.storage.delete(f.slot) {
+                        warn!("patch of '{name}': an old code frame stays: {e}");
+                        continue;
+                    }
+                    p.info.freed_pages += 1;
+                }
+            }
+            p.program = done.program;
+            p.clone_storage = Some(done.storage);
+            p.info.done = true;
+            info!(
+                "'{name}' patched to {}: all {} threads moved ({} busy when looked at); {} old \
+                 code pages freed",
+                p.program, p.info.threads, p.info.busy, p.info.freed_pages
+            );
+        }
+        Ok(())
+    }
+}
+
+impl v1::Server for Patches<'_, '_, '_> {
+    fn begin(
+        &mut self,
+        _: &mut Caller,
+        server: axolotl_image::Name,
+        program: Program,
+    ) -> Result<PatchInfo, PatchError> {
+        let start = time::counter();
+        let patcher: &mut Patcher = self.patcher;
+        let p = {
+            let s = self
+                .servers
+                .iter_mut()
+                .find(|s| s.name == server)
+                .ok_or(PatchError::NoSuchServer)?;
+            s.patch.as_mut().ok_or(PatchError::NotPatchable)?
+        };
+        if p.patch.is_some() {
+            return Err(PatchError::InProgress);
+        }
+        if !p.allowed.iter().any(|a| a.as_str() == program.as_str())
+            && p.program.as_str() != program.as_str()
+        {
+            return Err(PatchError::NotPatchable);
+        }
+        let program =
+            ProgramName::try_from(program.as_str()).map_err(|_| PatchError::NotPatchable)?;
+        let archive = patcher.archive;
+        let machine = patcher.machine;
+        let find = |name: &str| {
+            archive
+                .find(EntryKind::Program, Some(name))
+                .and_then(|e| Elf::parse(e.data, machine).ok())
+        };
+        let (Some(old), Some(new)) = (find(&p.program), find(&program)) else {
+            return Err(PatchError::NotPatchable);
+        };
+        if !same_data_layout(&old, &new) {
+            warn!(
+                "patch of '{server}' to {program} refused: its writable segments differ from {}'s",
+                p.program
+            );
+            return Err(PatchError::LayoutDiffers);
+        }
+        let (vspace, storage, built) = patcher
+            .clone_space(p, &old, &new)
+            .map_err(|e| failed(&server, e))?;
+        p.info = PatchInfo {
+            threads: p.threads.len() as u8,
+            code_pages: built.code_pages,
+            shared_pages: built.shared_pages,
+            ..PatchInfo::default()
+        };
+        p.patch = Some(InProgress {
+            program,
+            vspace,
+            storage,
+            entry: new.entry(),
+        });
+        info!(
+            "patch of '{server}': clone with {} new code pages and {} shared pages; moving {} \
+             threads at their receive points",
+            built.code_pages,
+            built.shared_pages,
+            p.threads.len()
+        );
+        Self::advance(patcher, p, &server)?;
+        p.info.ticks = time::counter().wrapping_sub(start);
+        Ok(p.info)
+    }
+
+    fn step(
+        &mut self,
+        _: &mut Caller,
+        server: axolotl_image::Name,
+    ) -> Result<PatchInfo, PatchError> {
+        let start = time::counter();
+        let patcher: &mut Patcher = self.patcher;
+        let p = {
+            let s = self
+                .servers
+                .iter_mut()
+                .find(|s| s.name == server)
+                .ok_or(PatchError::NoSuchServer)?;
+            s.patch.as_mut().ok_or(PatchError::NotPatchable)?
+        };
+        if p.patch.is_none() {
+            return Err(PatchError::NotInProgress);
+        }
+        Self::advance(patcher, p, &server)?;
+        p.info.ticks = time::counter().wrapping_sub(start);
+        Ok(p.info)
+    }
+
+    fn status(
+        &mut self,
+        _: &mut Caller,
+        server: axolotl_image::Name,
+    ) -> Result<PatchInfo, PatchError> {
+        self.find(&server).map(|p| p.info)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shared_frames_round_trip() {
+        let mut f = SharedFrames::new();
+        f.record(0x1000_1000, 7, CapRights::READ_WRITE, VmAttributes::NONE)
+            .unwrap();
+        f.record(
+            0x2000_0000,
+            0xff_ffff,
+            CapRights::READ,
+            VmAttributes::DEVICE,
+        )
+        .unwrap();
+        f.record(0x20_3000, 1, CapRights::READ, VmAttributes::EXECUTE)
+            .unwrap();
+        let all: std::vec::Vec<_> = f.iter().collect();
+        assert_eq!(
+            all[0],
+            SharedFrame {
+                vaddr: 0x1000_1000,
+                slot: 7,
+                rights: CapRights::READ_WRITE,
+                attrs: VmAttributes::NONE
+            }
+        );
+        assert_eq!(
+            (all[1].slot, all[1].attrs),
+            (0xff_ffff, VmAttributes::DEVICE)
+        );
+        assert_eq!(
+            (all[2].rights, all[2].attrs),
+            (CapRights::READ, VmAttributes::EXECUTE)
+        );
+        assert!(
+            f.record(0, 1 << 24, CapRights::READ, VmAttributes::NONE)
+                .is_err()
+        );
+    }
+}
