@@ -85,7 +85,9 @@ pub fn arm(tcb: TcbPtr, index: u64, pc: u64, kind: u64, a: u64, b: u64) -> Resul
     match kind {
         InjectKind::RegisterBitFlip if a >= registers || b >= 64 => return Err(Error::RangeError),
         InjectKind::CorruptPointer if a >= registers => return Err(Error::RangeError),
-        InjectKind::MemoryBitFlip if b >= 8 => return Err(Error::RangeError),
+        InjectKind::MemoryBitFlip | InjectKind::StackBitFlip if b >= 8 => {
+            return Err(Error::RangeError);
+        }
         InjectKind::SkipInstruction if a == 0 || a > 15 => return Err(Error::RangeError),
         _ => {}
     }
@@ -149,6 +151,8 @@ pub fn thread_reset(tcb: TcbPtr) {
         if s.state == TrapState::Looping && s.tcb == Some(tcb) {
             restore(s);
             s.state = TrapState::Fired;
+            // The loop held the thread until its transaction was aborted.
+            s.detail[1] = 1;
         }
     }
 }
@@ -174,7 +178,7 @@ pub fn hit(tcb: TcbPtr, pc: u64) -> Hit {
     let t = tcb_mut(tcb);
     t.ctx.pc = pc;
     match s.kind {
-        InjectKind::Probe => s.detail = [1, 0],
+        InjectKind::Probe => s.detail = [1, t.ctx.sp],
         InjectKind::RegisterBitFlip | InjectKind::CorruptPointer => {
             if let Some(r) = Cpu::user_register(&mut t.ctx, s.a) {
                 let old = *r;
@@ -189,7 +193,12 @@ pub fn hit(tcb: TcbPtr, pc: u64) -> Hit {
         InjectKind::MemoryBitFlip => {
             s.detail = flip_memory(tcb, s.a, s.b);
         }
+        InjectKind::StackBitFlip => {
+            let sp = t.ctx.sp;
+            s.detail = flip_memory(tcb, sp.wrapping_add(s.a), s.b);
+        }
         InjectKind::UndefinedInstruction => {
+            s.detail = [pc, 0];
             t.ctx.registers_written();
             ipc::raise_fault(
                 tcb,
@@ -200,9 +209,13 @@ pub fn hit(tcb: TcbPtr, pc: u64) -> Hit {
             );
             return Hit::Resume;
         }
-        InjectKind::SkipInstruction => t.ctx.pc = pc + s.a,
+        InjectKind::SkipInstruction => {
+            t.ctx.pc = pc + s.a;
+            s.detail = [pc, t.ctx.pc];
+        }
         InjectKind::EndlessLoop => {
             write_code(s, Cpu::INJECT_LOOP);
+            s.detail = [pc, 0];
             s.state = TrapState::Looping;
         }
     }

@@ -37,7 +37,9 @@ macro_rules! declare_root_task {
 }
 
 /// Declares a server's entry point: `fn main(info: &'static ServerInfo)`. When `main` returns,
-/// the runtime suspends the thread through its own TCB capability.
+/// the runtime suspends the thread through its own TCB capability; if its request loop
+/// ([`serve`](crate::ipc_transport::serve)) returned, it faults instead (an undefined
+/// instruction), so that its fault handler treats it as a crash.
 ///
 /// ```ignore
 /// axolotl_rt::declare_server!(main);
@@ -113,6 +115,14 @@ pub fn start_server(arg: usize, main: fn(&'static ServerInfo)) -> ! {
         }
     }
     main(info);
+    if crate::ipc_transport::left_request_loop() {
+        // A server serves its endpoints until it is stopped; leaving its request loop (a receive
+        // that failed, say on a corrupted capability) is a crash. Fault, so that its fault
+        // handler (the supervisor) hears of it and can restart it, rather than suspending
+        // quietly with its clients waiting on it for ever.
+        log::error!("main returned after the request loop failed: faulting");
+        crate::arch::fault()
+    }
     if index == 0
         && let Err(e) = info.own_tcb().suspend()
     {

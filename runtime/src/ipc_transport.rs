@@ -23,6 +23,7 @@ use crate::ipc_buffer::{get_mr, message_buffers, set_cap, set_mr, set_receive_sl
 use crate::syscall;
 use axolotl_abi::message::{MSG_MAX_LENGTH, MSG_REGISTERS_IN_CPU};
 use axolotl_abi::{CPtr, Error, MessageInfo};
+use core::sync::atomic::{AtomicBool, Ordering};
 use ipc_schema::{Caller, CapSlot, CapTransfer, IpcError, MSG_WORDS, ReplyInfo, Transport};
 
 const _: () = assert!(MSG_WORDS == MSG_MAX_LENGTH);
@@ -118,6 +119,15 @@ where
     )
 }
 
+/// Set when [`serve_switching`] returns: the program left its request loop.
+static LEFT_REQUEST_LOOP: AtomicBool = AtomicBool::new(false);
+
+/// Whether a request loop of this program returned (its receive failed). The runtime's start-up
+/// then faults when `main` returns, instead of suspending the thread quietly.
+pub fn left_request_loop() -> bool {
+    LEFT_REQUEST_LOOP.load(Ordering::Relaxed)
+}
+
 /// [`serve`] over two endpoints, receiving on one at a time: `handler` is also told which
 /// endpoint (0 or 1) the request came in on, and returns which one to receive on after its
 /// reply. The reply goes to the caller whichever endpoint it called (`ReplyRecv` replies through
@@ -148,6 +158,7 @@ where
     loop {
         let (status, info, badge) = crate::syscall::serve_step(endpoints[on].cptr(), reply);
         if status != 0 {
+            LEFT_REQUEST_LOOP.store(true, Ordering::Relaxed);
             return crate::syscall::status_error(status);
         }
         // SAFETY: `one_request::<F>` is called with a pointer to the live `Request<F>` above,

@@ -102,6 +102,19 @@ pub fn run_captured(
     timeout: Duration,
     input: Option<&[u8]>,
 ) -> Result<Captured, String> {
+    run_watched(program, args, kind, timeout, None, input)
+}
+
+/// [`run_captured`], also killing it once its output has not grown for `idle` (a guest that
+/// stopped making progress: campaigns notice a hang in seconds rather than at `timeout`).
+pub fn run_watched(
+    program: &str,
+    args: &[String],
+    kind: ExitKind,
+    timeout: Duration,
+    idle: Option<Duration>,
+    input: Option<&[u8]>,
+) -> Result<Captured, String> {
     let start = Instant::now();
     let mut child = Command::new(program)
         .args(args)
@@ -152,10 +165,17 @@ pub fn run_captured(
     })
     .collect();
     let deadline = start + timeout;
+    let (mut seen, mut last_progress) = (0, Instant::now());
     let status = loop {
+        let now = Instant::now();
+        let len = output.lock().unwrap().len();
+        if len != seen {
+            (seen, last_progress) = (len, now);
+        }
+        let stalled = idle.is_some_and(|idle| now.duration_since(last_progress) >= idle);
         match child.try_wait() {
             Ok(Some(status)) => break Some(status),
-            Ok(None) if Instant::now() >= deadline => {
+            Ok(None) if now >= deadline || stalled => {
                 let _ = child.kill();
                 let _ = child.wait();
                 break None;
@@ -225,6 +245,25 @@ mod tests {
         assert_eq!(c.exit, None);
         assert!(c.output.contains("started"));
         assert!(c.elapsed < Duration::from_secs(5));
+    }
+
+    #[test]
+    fn kills_when_the_output_stops_growing() {
+        let c = run_watched(
+            "sh",
+            &[
+                "-c".into(),
+                "echo a; sleep 0.1; echo b; sleep 5; exit 3".into(),
+            ],
+            ExitKind::Semihosting,
+            Duration::from_secs(60),
+            Some(Duration::from_millis(500)),
+            None,
+        )
+        .unwrap();
+        // Killed (no exit status), not left to exit with 3 after its silence.
+        assert_eq!(c.exit, None);
+        assert!(c.output.contains("a\nb\n"), "{}", c.output);
     }
 
     #[test]

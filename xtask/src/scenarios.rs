@@ -84,6 +84,7 @@ pub fn test(ws: &Workspace, arches: &[Arch]) -> Result<bool, String> {
     let mut passed = 0;
     let mut failed = 0;
     let mut targets_ready = false;
+    let mut campaigns_failed = 0;
     for &arch in arches {
         // Parse every scenario; keep those meant for this architecture.
         let mut cases = Vec::new();
@@ -120,6 +121,10 @@ pub fn test(ws: &Workspace, arches: &[Arch]) -> Result<bool, String> {
         let ok = outcomes.iter().filter(|o| o.passed).count();
         passed += ok;
         failed += outcomes.len() - ok;
+        // A short fault-injection campaign (docs/CAMPAIGNS.md).
+        if !crate::campaign::driver::short(arch)? {
+            campaigns_failed += 1;
+        }
     }
     println!("host tests: {}", if host_ok { "passed" } else { "FAILED" });
     println!(
@@ -131,7 +136,15 @@ pub fn test(ws: &Workspace, arches: &[Arch]) -> Result<bool, String> {
         }
     );
     println!("scenarios: {passed} passed, {failed} failed");
-    Ok(host_ok && confined && failed == 0)
+    println!(
+        "campaigns: {}",
+        if campaigns_failed == 0 {
+            "passed"
+        } else {
+            "FAILED"
+        }
+    );
+    Ok(host_ok && confined && failed == 0 && campaigns_failed == 0)
 }
 
 /// Builds the kernel, every program of every case (one cargo invocation; program by program if

@@ -24,26 +24,34 @@ pub const AARCH64_TRAP_IMM: u64 = 0xfa17;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum InjectKind {
     /// Golden run: record the hit, restore the instruction, resume as if nothing happened.
+    /// Detail: 1, and the stack pointer at the hit.
     Probe = 0,
     /// Flip bit `b` (0..64) of user register `a` (aarch64 x0..x30 then sp; x86_64 rax, rbx, rcx,
-    /// rdx, rsi, rdi, rbp, rsp, r8..r15).
+    /// rdx, rsi, rdi, rbp, rsp, r8..r15). Detail: the register before and after.
     RegisterBitFlip = 1,
     /// Flip bit `b` (0..8) of the byte at user address `a` (logged by the thread's open
     /// transaction like any write of its own). Detail: the byte before and after.
     MemoryBitFlip = 2,
-    /// Set user register `a` to the value `b` (0: a null pointer).
+    /// Set user register `a` to the value `b` (0: a null pointer). Detail: before and after.
     CorruptPointer = 3,
     /// Raise an undefined-instruction fault at the trap's pc (the instruction is put back).
+    /// Detail: the pc, 0.
     UndefinedInstruction = 4,
-    /// Resume after the instruction, `a` bytes further (its length).
+    /// Resume after the instruction, `a` bytes further (its length). Detail: the pc and the pc
+    /// resumed at.
     SkipInstruction = 5,
     /// Replace the instruction by a branch to itself until the thread's transaction is aborted
-    /// (or the slot is disarmed): the request's time budget must catch it.
+    /// (or the slot is disarmed): the request's time budget must catch it. Detail: the pc, and
+    /// 1 once an abort took the loop out.
     EndlessLoop = 6,
+    /// Flip bit `b` (0..8) of the byte `a` bytes above the thread's stack pointer when the trap
+    /// is hit: memory the thread is using (its frames, and above them its callers'), logged by
+    /// its open transaction like any write of its own. Detail: the byte before and after.
+    StackBitFlip = 7,
 }
 
 impl InjectKind {
-    pub const ALL: [InjectKind; 7] = [
+    pub const ALL: [InjectKind; 8] = [
         InjectKind::Probe,
         InjectKind::RegisterBitFlip,
         InjectKind::MemoryBitFlip,
@@ -51,6 +59,7 @@ impl InjectKind {
         InjectKind::UndefinedInstruction,
         InjectKind::SkipInstruction,
         InjectKind::EndlessLoop,
+        InjectKind::StackBitFlip,
     ];
 
     pub fn from_u64(n: u64) -> Option<InjectKind> {
@@ -67,6 +76,7 @@ impl InjectKind {
             InjectKind::UndefinedInstruction => "undef",
             InjectKind::SkipInstruction => "skip",
             InjectKind::EndlessLoop => "loop",
+            InjectKind::StackBitFlip => "stack-flip",
         }
     }
 }
@@ -114,7 +124,7 @@ mod tests {
         for k in InjectKind::ALL {
             assert_eq!(InjectKind::from_u64(k as u64), Some(k));
         }
-        assert_eq!(InjectKind::from_u64(7), None);
+        assert_eq!(InjectKind::from_u64(8), None);
         for n in 0..4 {
             assert_eq!(TrapState::from_u64(n).map(|s| s as u64), Some(n));
         }

@@ -8,16 +8,22 @@
 //! index, it draws the injection (`axolotl_campaign::draw`), arms it, runs the injection's
 //! seeded put/get/delete ops, compares every reply and then every key with its reference model,
 //! and prints one `CAMPAIGN idx=...` line with the outcome. After an outcome that leaves the
-//! system in doubt (restart, silent corruption) it powers off, and the host boots afresh from
-//! the next index. `CAMPAIGN done` ends a plan.
+//! system in doubt (silent corruption) it powers off, and the host boots afresh from the next
+//! index; after a restart of the server it resets its model (the state was lost) and goes on.
+//! Before arming an injection it prints `CAMPAIGN begin idx=...`, so that a boot that dies
+//! inside it is filed under the right fault type. `CAMPAIGN done` ends a plan.
+//!
+//! `campaign-kinds-<seed>` (tests/scenarios/campaign-kinds.toml) forces each fault type in turn
+//! until it fires (and, for flips and pointers, changed the value), prints `CAMPAIGN kind=T fired ...` with what the kernel did, resynchronises
+//! the store after a silent corruption, and ends with `CAMPAIGN kinds fired=N/6`.
 #![no_std]
 #![no_main]
 #![forbid(unsafe_code)]
 
 use axolotl_abi::inject::{InjectKind, TRAP_SLOTS, TrapState};
 use axolotl_campaign::{
-    Candidate, KEYS, Layout, Model, OPS_PER_INJECTION, Observation, Op, Record, classify, draw,
-    workload_op,
+    Begin, Candidate, FaultType, KEYS, Layout, Model, OPS_PER_INJECTION, Observation, Op, Outcome,
+    Record, classify, draw_as, workload_op,
 };
 use axolotl_rt::{ServerInfo, debug_println};
 use core::fmt::Write;
@@ -45,11 +51,57 @@ fn value(v: u32) -> kv::Value {
     kv::Value::from_slice(&v.to_le_bytes()).unwrap_or_default()
 }
 
-/// `campaign-<seed>-<first>-<count>`.
-fn plan(name: &str) -> Option<(u64, u64, u64)> {
+/// Whether a failed request is one the system told its caller about: `Aborted` (rolled back:
+/// the model stays as it was) or `Restarted` (the server restarted from its image: its state is
+/// lost, and the model is emptied). Any other error is a wrong answer.
+fn told<E>(model: &mut Model, e: &CallError<E>) -> bool {
+    match e {
+        CallError::Ipc(ipc_schema::IpcError::Aborted) => true,
+        CallError::Ipc(ipc_schema::IpcError::Restarted) => {
+            *model = Model::default();
+            true
+        }
+        _ => false,
+    }
+}
+
+/// Logs a reply that disagrees with the model (for `campaign replay`); false.
+fn mismatch(op: Op, got: &dyn core::fmt::Debug, want: Option<u32>) -> bool {
+    debug_println!("CAMPAIGN mismatch {op:?}: got {got:?}, the model holds {want:?}");
+    false
+}
+
+fn mismatch_count(got: u64, want: usize) -> bool {
+    debug_println!("CAMPAIGN mismatch count: got {got}, the model holds {want}");
+    false
+}
+
+/// What the client's name asks for.
+#[derive(Clone, Copy)]
+enum Plan {
+    /// `campaign-<seed>-<first>-<count>`: injections `first..first + count` of campaign `seed`.
+    Range { seed: u64, first: u64, count: u64 },
+    /// `campaign-kinds-<seed>`: each fault type in turn, forced, at the places campaign `seed`
+    /// draws for indices 0, 1, ... until it fires ([`KIND_TRIES`] at most); one boot.
+    Kinds { seed: u64 },
+}
+
+/// Tries per fault type of the kinds plan.
+const KIND_TRIES: u64 = 64;
+
+fn plan(name: &str) -> Option<Plan> {
+    if let Some(seed) = name.strip_prefix("campaign-kinds-") {
+        return Some(Plan::Kinds {
+            seed: seed.parse().ok()?,
+        });
+    }
     let mut parts = name.strip_prefix("campaign-")?.split('-');
     let mut next = || parts.next()?.parse::<u64>().ok();
-    Some((next()?, next()?, next()?))
+    Some(Plan::Range {
+        seed: next()?,
+        first: next()?,
+        count: next()?,
+    })
 }
 
 fn stop(server: &ServerInfo, status: u64) {
@@ -71,6 +123,8 @@ struct Client<T: Transport> {
 
 impl<T: Transport> Client<T> {
     /// One op against the store; whether its reply agrees with the model (which it updates).
+    /// A request answered `Restarted` is no wrong answer: the server was restarted from its
+    /// image and its state is lost, so the model is emptied at that point.
     fn run(&self, model: &mut Model, op: Op) -> bool {
         match op {
             Op::Put { key: k, value: v } => match self.kv.put(key(k), value(v), None) {
@@ -78,38 +132,45 @@ impl<T: Transport> Client<T> {
                     model.apply(op);
                     true
                 }
-                // Rolled back: the model stays as it was.
-                Err(CallError::Ipc(ipc_schema::IpcError::Aborted)) => true,
-                Err(_) => false,
+                Err(e) => told(model, &e) || mismatch(op, &e, model.get(k)),
             },
             Op::Delete { key: k } => match self.kv.delete(key(k)) {
                 Ok(()) => {
                     let was = model.get(k).is_some();
                     model.apply(op);
-                    was
+                    was || mismatch(op, &"deleted", None)
                 }
-                Err(CallError::Op(kv::KvError::NotFound)) => model.get(k).is_none(),
-                Err(CallError::Ipc(ipc_schema::IpcError::Aborted)) => true,
-                Err(_) => false,
+                Err(CallError::Op(kv::KvError::NotFound)) => {
+                    model.get(k).is_none() || mismatch(op, &"NotFound", model.get(k))
+                }
+                Err(e) => told(model, &e) || mismatch(op, &e, model.get(k)),
             },
             Op::Get { key: k } => self.agrees(model, k),
         }
     }
 
     /// Whether the store's value of key `k` is the model's.
-    fn agrees(&self, model: &Model, k: u8) -> bool {
+    fn agrees(&self, model: &mut Model, k: u8) -> bool {
+        let op = Op::Get { key: k };
         match self.kv.get(key(k)) {
-            Ok(v) => Some(&v) == model.get(k).map(value).as_ref(),
-            Err(CallError::Op(kv::KvError::NotFound)) => model.get(k).is_none(),
-            Err(CallError::Ipc(ipc_schema::IpcError::Aborted)) => true,
-            Err(_) => false,
+            Ok(v) => {
+                Some(&v) == model.get(k).map(value).as_ref()
+                    || mismatch(op, &v.as_slice(), model.get(k))
+            }
+            Err(CallError::Op(kv::KvError::NotFound)) => {
+                model.get(k).is_none() || mismatch(op, &"NotFound", model.get(k))
+            }
+            Err(e) => told(model, &e) || mismatch(op, &e, model.get(k)),
         }
     }
 
     /// The whole store against the model.
-    fn state_agrees(&self, model: &Model) -> bool {
+    fn state_agrees(&self, model: &mut Model) -> bool {
         (0..KEYS as u8).all(|k| self.agrees(model, k))
-            && self.kv.count().ok() == Some(model.len() as u64)
+            && match self.kv.count() {
+                Ok(n) => n == model.len() as u64 || mismatch_count(n, model.len()),
+                Err(e) => told(model, &e) && self.kv.count().ok() == Some(model.len() as u64),
+            }
     }
 
     fn counters(&self) -> (u64, u64, bool) {
@@ -121,6 +182,71 @@ impl<T: Transport> Client<T> {
             ),
             Err(_) => (0, 0, true),
         }
+    }
+
+    /// Injection `index` (of type `fault` if given): begin line, arm, the workload ops, disarm,
+    /// full-state check, classification; prints and returns its record. `model` follows.
+    fn inject(
+        &self,
+        seed: u64,
+        index: u64,
+        fault: Option<FaultType>,
+        candidates: &[Candidate],
+        layout: &Layout,
+        model: &mut Model,
+    ) -> Record {
+        let inj = draw_as(seed, index, candidates, layout, fault);
+        debug_println!("{}", Begin(inj));
+        let (aborts0, restarts0, _) = self.counters();
+        let armed = self.camp.arm(
+            self.target.clone(),
+            SLOT,
+            inj.pc,
+            inj.fault.kind() as u8,
+            inj.a,
+            inj.b,
+        );
+        let mut ok = true;
+        for j in 0..OPS_PER_INJECTION {
+            ok &= self.run(model, workload_op(seed, index, j));
+        }
+        let trap = self.camp.disarm(SLOT).unwrap_or_default();
+        let (aborts1, restarts1, stopped) = self.counters();
+        let restarts = restarts1.saturating_sub(restarts0);
+        // A restart answers the request that set it off `Restarted`, and `run` emptied the model
+        // then: the ops after it were checked against the fresh server.
+        ok &= self.state_agrees(model);
+        let activated = armed.is_ok() && trap.state != TrapState::Armed as u8;
+        let aborts = aborts1.saturating_sub(aborts0);
+        let record = Record {
+            index,
+            fault: inj.fault,
+            pc: inj.pc,
+            a: inj.a,
+            b: inj.b,
+            outcome: classify(&Observation {
+                activated,
+                aborts,
+                restarts,
+                stopped,
+                mismatch: !ok,
+            }),
+            aborts,
+            restarts,
+            detail: if activated { trap.detail } else { (0, 0) },
+        };
+        debug_println!("{record}");
+        record
+    }
+
+    /// After a silent corruption: deletes every key so that the store and an empty model agree
+    /// again; whether they do.
+    fn resynchronise(&self, model: &mut Model) -> bool {
+        for k in 0..KEYS as u8 {
+            let _ = self.kv.delete(key(k));
+        }
+        *model = Model::default();
+        self.state_agrees(model)
     }
 
     /// The golden run: which functions of the target the fixed workload executes.
@@ -170,6 +296,7 @@ impl<T: Transport> Client<T> {
                         start: f.start,
                         size: u64::from(f.size),
                         first_len: f.first_len,
+                        sp: t.detail.1,
                     });
                 }
             }
@@ -179,7 +306,7 @@ impl<T: Transport> Client<T> {
 }
 
 fn main(server: &'static ServerInfo) {
-    let Some((seed, first, count)) = plan(server.name()) else {
+    let Some(plan) = plan(server.name()) else {
         debug_println!("CAMPAIGN error: no plan in the name '{}'", server.name());
         return stop(server, 1);
     };
@@ -200,7 +327,7 @@ fn main(server: &'static ServerInfo) {
     let mut model = Model::default();
     let candidates = c.golden(&mut model);
     debug_println!("CAMPAIGN golden executed-functions={}", candidates.len());
-    if candidates.is_empty() || !c.state_agrees(&model) {
+    if candidates.is_empty() || !c.state_agrees(&mut model) {
         debug_println!("CAMPAIGN error: the golden run failed");
         return stop(server, 1);
     }
@@ -209,54 +336,53 @@ fn main(server: &'static ServerInfo) {
         registers: target.registers,
         fixed_length: target.fixed_length,
     };
-    for index in first..first + count {
-        let inj = draw(seed, index, &candidates, &layout);
-        let (aborts0, restarts0, _) = c.counters();
-        let armed = c.camp.arm(
-            c.target.clone(),
-            SLOT,
-            inj.pc,
-            inj.fault.kind() as u8,
-            inj.a,
-            inj.b,
-        );
-        let mut ok = true;
-        for j in 0..OPS_PER_INJECTION {
-            ok &= c.run(&mut model, workload_op(seed, index, j));
-        }
-        let trap = c.camp.disarm(SLOT).unwrap_or_default();
-        let (aborts1, restarts1, stopped) = c.counters();
-        let restarts = restarts1.saturating_sub(restarts0);
-        if restarts > 0 {
-            // A fresh server from the image: its state is empty.
-            model = Model::default();
-        }
-        ok &= c.state_agrees(&model);
-        let outcome = classify(&Observation {
-            activated: armed.is_ok() && trap.state != TrapState::Armed as u8,
-            aborts: aborts1.saturating_sub(aborts0),
-            restarts,
-            stopped,
-            mismatch: !ok,
-        });
-        debug_println!(
-            "{}",
-            Record {
-                index,
-                fault: inj.fault,
-                pc: inj.pc,
-                a: inj.a,
-                b: inj.b,
-                outcome,
-                aborts: aborts1.saturating_sub(aborts0),
-                restarts,
+    match plan {
+        Plan::Range { seed, first, count } => {
+            for index in first..first + count {
+                let r = c.inject(seed, index, None, &candidates, &layout, &mut model);
+                if r.outcome.needs_reboot() && index + 1 < first + count {
+                    debug_println!("CAMPAIGN reboot next={}", index + 1);
+                    return stop(server, 0);
+                }
             }
-        );
-        if outcome.needs_reboot() && index + 1 < first + count {
-            debug_println!("CAMPAIGN reboot next={}", index + 1);
-            return stop(server, 0);
+            debug_println!("CAMPAIGN done");
+            stop(server, 0)
+        }
+        Plan::Kinds { seed } => {
+            let mut fired = 0;
+            for fault in FaultType::ALL {
+                for index in 0..KIND_TRIES {
+                    let r = c.inject(seed, index, Some(fault), &candidates, &layout, &mut model);
+                    if matches!(r.outcome, Outcome::Crash | Outcome::Hang) {
+                        debug_println!("CAMPAIGN error: the server was stopped");
+                        return stop(server, 1);
+                    }
+                    if r.outcome == Outcome::SilentCorruption && !c.resynchronise(&mut model) {
+                        debug_println!("CAMPAIGN error: the store cannot be resynchronised");
+                        return stop(server, 1);
+                    }
+                    // A flip or a pointer that left the value as it was proves nothing.
+                    let changed = match fault {
+                        FaultType::RegisterBitFlip
+                        | FaultType::MemoryBitFlip
+                        | FaultType::CorruptPointer => r.detail.0 != r.detail.1,
+                        _ => true,
+                    };
+                    if r.outcome != Outcome::NotActivated && changed {
+                        fired += 1;
+                        debug_println!(
+                            "CAMPAIGN kind={} fired idx={index} outcome={} d0={:#x} d1={:#x}",
+                            fault.name(),
+                            r.outcome.name(),
+                            r.detail.0,
+                            r.detail.1
+                        );
+                        break;
+                    }
+                }
+            }
+            debug_println!("CAMPAIGN kinds fired={fired}/{}", FaultType::ALL.len());
+            stop(server, u64::from(fired != FaultType::ALL.len()))
         }
     }
-    debug_println!("CAMPAIGN done");
-    stop(server, 0)
 }
