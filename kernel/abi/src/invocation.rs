@@ -41,6 +41,8 @@
 //! | `IoPortControlIssue` | I/O-port control | first port, last port, dest CNode, dest index | |
 //! | `IoPortIn8` | I/O port range | port | byte read |
 //! | `IoPortOut8` | I/O port range | port, byte | |
+//! | `IoPortIn32` | I/O port range | port (all four bytes in the range) | 32-bit word read |
+//! | `IoPortOut32` | I/O port range | port (all four bytes in the range), word | |
 
 /// Operations on kernel objects, carried in the message label of an invocation.
 #[repr(u64)]
@@ -82,6 +84,8 @@ pub enum Invocation {
     SnapshotStatus = 77,
     IoPortIn8 = 61,
     IoPortOut8 = 62,
+    IoPortIn32 = 90,
+    IoPortOut32 = 91,
 }
 
 impl Invocation {
@@ -124,6 +128,8 @@ impl Invocation {
             77 => SnapshotStatus,
             61 => IoPortIn8,
             62 => IoPortOut8,
+            90 => IoPortIn32,
+            91 => IoPortOut32,
             _ => return None,
         })
     }
@@ -161,6 +167,6 @@ mod tests {
                 seen += 1;
             }
         }
-        assert_eq!(seen, 36);
+        assert_eq!(seen, 38);
     }
 }
