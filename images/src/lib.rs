@@ -69,8 +69,9 @@ pub const MAX_UPGRADES: usize = 4;
 pub const MAX_UPGRADABLE: usize = 4;
 /// The platform devices an image may grant (`devices = [...]`). The root task knows what each
 /// one is on the machine it runs on: `uart` the console UART (aarch64 `virt` PL011, x86_64 `q35`
-/// COM1), `timer` a timer user space may program (aarch64 the EL1 physical timer, x86_64 the PIT).
-pub const DEVICE_NAMES: [&str; 2] = ["uart", "timer"];
+/// COM1), `timer` a timer user space may program (aarch64 the EL1 physical timer, x86_64 the PIT),
+/// `net` a virtio-net device with DMA memory for it (aarch64 virtio-mmio, x86_64 virtio-pci).
+pub const DEVICE_NAMES: [&str; 3] = ["uart", "timer", "net"];
 
 /// Undo frames of a transactional server's region (the kernel's TxRegion holds up to 127).
 pub const TX_POOL_PAGES_MAX: u8 = 127;
@@ -1102,7 +1103,8 @@ mod tests {
         assert_eq!(
             check(&|d| d.servers[1].devices[0] = name("uartt")),
             Err(
-                "server[1].devices: unknown device 'uartt', expected one of 'uart', 'timer'".into()
+                "server[1].devices: unknown device 'uartt', expected one of 'uart', 'timer', 'net'"
+                    .into()
             )
         );
         assert_eq!(

@@ -39,6 +39,9 @@
 //! timeout_s = 30
 //! arches = ["aarch64", "x86_64"]
 //! input = "help\npoweroff\n"     # typed on the console: fed to QEMU's standard input
+//! net = false                    # a virtio-net device, a host port forwarded to guest port 6379
+//! host = "redis-cli -p $PORT ping" # a host script, run once an output line has host_after
+//! host_after = "serves RESP"     # (it may type on the console through $AXOLOTL_CONSOLE)
 //! ```
 //!
 //! The file is read into private serde structs with std types (unknown fields are rejected), then
@@ -78,8 +81,18 @@ pub struct TestSpec {
     /// The architectures the scenario runs on.
     pub arches: Vec<Arch>,
     /// Bytes typed on the console: written to QEMU's standard input (the first serial port)
-    /// right after it starts. `None`: nothing is typed.
+    /// right after it starts (with `host`: after the host script ends). `None`: nothing is typed.
     pub input: Option<String>,
+    /// Boot with a virtio-net device on QEMU user networking; the host port forwarded to the
+    /// guest's port 6379 is `$PORT` in the `host` script.
+    pub net: bool,
+    /// A shell script (`sh -c`) run on the host once an output line contains `host_after`: it
+    /// can reach the guest (`$PORT`) and type on its console (write to `$AXOLOTL_CONSOLE`); its
+    /// output joins the guest's, each line prefixed `[host] `, and the last line says
+    /// `[host] exit status N`.
+    pub host: Option<String>,
+    /// The output the host script waits for (required with `host`).
+    pub host_after: Option<String>,
 }
 
 impl Default for TestSpec {
@@ -91,6 +104,9 @@ impl Default for TestSpec {
             timeout_s: DEFAULT_TIMEOUT_S,
             arches: vec![Arch::Aarch64, Arch::X86_64],
             input: None,
+            net: false,
+            host: None,
+            host_after: None,
         }
     }
 }
@@ -190,6 +206,10 @@ struct RawTest {
     timeout_s: Option<i64>,
     arches: Option<Vec<String>>,
     input: Option<String>,
+    #[serde(default)]
+    net: bool,
+    host: Option<String>,
+    host_after: Option<String>,
 }
 
 /// Reads and parses a description; errors name the file as `path` is written.
@@ -444,6 +464,12 @@ fn convert_test(t: &RawTest) -> Result<TestSpec, (&'static str, String)> {
             "is empty; leave it out when nothing is typed".into(),
         ));
     }
+    if t.host.is_some() != t.host_after.is_some() {
+        return Err((
+            "host",
+            "host and host_after go together (the script waits for host_after)".into(),
+        ));
+    }
     if let Some(i) = t.expect.iter().position(|e| e.contains('\n')) {
         return Err((
             "expect",
@@ -494,6 +520,9 @@ fn convert_test(t: &RawTest) -> Result<TestSpec, (&'static str, String)> {
         timeout_s: timeout_s as u64,
         arches,
         input: t.input.clone(),
+        net: t.net,
+        host: t.host.clone(),
+        host_after: t.host_after.clone(),
     })
 }
 
@@ -644,6 +673,9 @@ input = "ps\npoweroff\n"
                 timeout_s: 10,
                 arches: vec![Arch::Aarch64],
                 input: Some("ps\npoweroff\n".into()),
+                net: false,
+                host: None,
+                host_after: None,
             })
         );
     }
@@ -659,9 +691,22 @@ input = "ps\npoweroff\n"
                 timeout_s: DEFAULT_TIMEOUT_S,
                 arches: vec![Arch::Aarch64, Arch::X86_64],
                 input: None,
+                net: false,
+                host: None,
+                host_after: None,
             })
         );
         assert_eq!(test, Some(TestSpec::default()));
+        let (_, test) = parse(
+            "t.toml",
+            &(one("") + "[test]\nnet = true\nhost = \"true\"\nhost_after = \"ready\"\n"),
+        )
+        .unwrap();
+        let test = test.unwrap();
+        assert!(test.net);
+        assert_eq!(test.host.as_deref(), Some("true"));
+        assert_eq!(test.host_after.as_deref(), Some("ready"));
+        assert!(parse("t.toml", &(one("") + "[test]\nhost = \"true\"\n")).is_err());
         let (_, test) = parse("t.toml", &one("fault_handler = \"none\"")).unwrap();
         assert_eq!(test, None);
     }
@@ -882,7 +927,7 @@ input = "ps\npoweroff\n"
                 "devices = [\"uart\", \"timer\"]",
                 "devices = [\"rtc\"]"
             )),
-            "t.toml: server[1].devices: unknown device 'rtc', expected one of 'uart', 'timer'"
+            "t.toml: server[1].devices: unknown device 'rtc', expected one of 'uart', 'timer', 'net'"
         );
         assert_eq!(
             err(&good_with(

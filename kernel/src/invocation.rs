@@ -620,6 +620,19 @@ fn io_port_op(op: Invocation, first: u16, last: u16, args: &Args) -> Result<Resu
             Cpu::io_port_out8(port, args.get(1)? as u8);
             Ok(Results::default())
         }
+        // A 32-bit access touches `port..=port + 3`: every one of them must be in the range.
+        Invocation::IoPortIn32 | Invocation::IoPortOut32 => {
+            let end = port.checked_add(3).ok_or(Error::RangeError)?;
+            if end > last {
+                return Err(Error::RangeError);
+            }
+            if op == Invocation::IoPortIn32 {
+                Ok(Results::with(&[Cpu::io_port_in32(port) as u64]))
+            } else {
+                Cpu::io_port_out32(port, args.get(1)? as u32);
+                Ok(Results::default())
+            }
+        }
         _ => Err(Error::IllegalOperation),
     }
 }

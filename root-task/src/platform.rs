@@ -33,15 +33,22 @@ pub struct PlatformDevice {
     pub ports: Option<(u16, u16)>,
     /// The kernel's number of its interrupt (aarch64: GIC INTID; x86_64: I/O APIC GSI).
     pub irq: u64,
+    /// Pages of ordinary memory the device reaches by DMA: made for the server, physically
+    /// contiguous, mapped at [`SERVER_DMA_VADDR`](axolotl_rt::server_info::SERVER_DMA_VADDR),
+    /// their frame capabilities in its CNode so that it learns their physical addresses.
+    pub dma_pages: u64,
 }
+
+/// DMA memory of the network device: its two virtqueues and their packet buffers.
+pub const NET_DMA_PAGES: u64 = 32;
 
 /// QEMU `virt`: the PL011 (SPI 1 = INTID 33) and the EL1 physical timer (PPI 14 = INTID 30),
 /// which EL0 programs through CNTP_* (the kernel's time slice uses the virtual timer, PPI 27).
 #[cfg(any(target_arch = "aarch64", test))]
 mod aarch64 {
-    use super::{Mmio, PlatformDevice};
+    use super::{Mmio, NET_DMA_PAGES, PlatformDevice};
 
-    pub const DEVICES: [PlatformDevice; 2] = [
+    pub const DEVICES: [PlatformDevice; 3] = [
         PlatformDevice {
             name: "uart",
             mmio: Some(Mmio {
@@ -50,34 +57,65 @@ mod aarch64 {
             }),
             ports: None,
             irq: 33,
+            dma_pages: 0,
         },
         PlatformDevice {
             name: "timer",
             mmio: None,
             ports: None,
             irq: 30,
+            dma_pages: 0,
+        },
+        // The 32 virtio-mmio transports (0x200 bytes each from 0x0a00_0000, transport n on SPI
+        // 16 + n). QEMU plugs the first `-device virtio-*-device` into the last transport (n = 31,
+        // INTID 48 + 31); the driver scans all of them for the network device.
+        PlatformDevice {
+            name: "net",
+            mmio: Some(Mmio {
+                paddr: 0x0a00_0000,
+                pages: 4,
+            }),
+            ports: None,
+            irq: 79,
+            dma_pages: NET_DMA_PAGES,
         },
     ];
 }
 
 /// QEMU `q35`: COM1 (ISA IRQ 4 = GSI 4) and the PIT (ISA IRQ 0, wired to GSI 2), both behind I/O
-/// ports (the kernel's time slice uses the local APIC timer).
+/// ports (the kernel's time slice uses the local APIC timer), and virtio-net on PCI.
 #[cfg(any(target_arch = "x86_64", test))]
 mod x86_64 {
-    use super::PlatformDevice;
+    use super::{Mmio, NET_DMA_PAGES, PlatformDevice};
 
-    pub const DEVICES: [PlatformDevice; 2] = [
+    pub const DEVICES: [PlatformDevice; 3] = [
         PlatformDevice {
             name: "uart",
             mmio: None,
             ports: Some((0x3f8, 0x3ff)),
             irq: 4,
+            dma_pages: 0,
         },
         PlatformDevice {
             name: "timer",
             mmio: None,
             ports: Some((0x40, 0x43)),
             irq: 2,
+            dma_pages: 0,
+        },
+        // A virtio-net-pci device (modern only, no MSI-X): PCI configuration space through ports
+        // 0xcf8..=0xcff; its memory BAR is programmed by the driver to the 16 KiB window the
+        // kernel lists as device memory; INTA# of a device in an ordinary q35 slot is PIRQH, which
+        // the ICH9 routes to I/O APIC input 16 + 7 = 23 (level-triggered, active-low).
+        PlatformDevice {
+            name: "net",
+            mmio: Some(Mmio {
+                paddr: 0xfe00_0000,
+                pages: 4,
+            }),
+            ports: Some((0xcf8, 0xcff)),
+            irq: 23,
+            dma_pages: NET_DMA_PAGES,
         },
     ];
 }
@@ -131,6 +169,15 @@ fn place(
     }
     debug_assert!(next <= SERVER_DEVICE_END);
     (placed, next)
+}
+
+/// The DMA pages the placed devices get.
+pub fn dma_pages(placed: &[Placed]) -> u64 {
+    placed
+        .iter()
+        .filter_map(|p| p.device)
+        .map(|d| d.dma_pages)
+        .sum()
 }
 
 #[cfg(test)]

@@ -22,9 +22,9 @@ use axolotl_abi::archive::{Archive, EntryKind};
 use axolotl_abi::{Badge, CPtr, CapRights, ObjectType, PAGE_SIZE, VmAttributes};
 use axolotl_image::{FaultHandler, ImageDescription, MAX_SERVERS, Name, ServerDesc};
 use axolotl_rt::server_info::{
-    DeviceEntry, SERVER_CNODE_RADIX, SERVER_DEVICE_VADDR, SERVER_HEAP_VADDR, SERVER_INFO_VADDR,
-    SERVER_IPC_BUFFER_VADDR, SERVER_PROGRAM_END, SERVER_STACK_PAGES_MAX, SERVER_STACK_TOP,
-    ServerInfo, call_badge,
+    DeviceEntry, SERVER_CNODE_RADIX, SERVER_DEVICE_VADDR, SERVER_DMA_END, SERVER_DMA_VADDR,
+    SERVER_HEAP_VADDR, SERVER_INFO_VADDR, SERVER_IPC_BUFFER_VADDR, SERVER_PROGRAM_END,
+    SERVER_STACK_PAGES_MAX, SERVER_STACK_TOP, ServerInfo, call_badge,
 };
 use axolotl_rt::{
     CNode, Cap, CapType, Endpoint, Frame, IrqHandler, Notification, Snapshot, Tcb, TxRegion,
@@ -356,7 +356,8 @@ pub fn free_server(b: &mut Builder, server: BuiltServer) -> Option<ServerMemory>
 fn memory_bits(desc: &ServerDesc, elf: &Elf) -> u32 {
     let size = |ty: ObjectType, bits: u32| ty.object_bits(bits).map_or(0, |b| 1u64 << b);
     let heap_pages = u64::from(desc.heap_pages);
-    let (_, device_end) = platform::layout(&desc.devices);
+    let (devices, device_end) = platform::layout(&desc.devices);
+    let dma_pages = platform::dma_pages(&devices);
     let pages = elf.pages().count() as u64
         + u64::from(desc.stack_pages)
         + heap_pages
@@ -364,6 +365,8 @@ fn memory_bits(desc: &ServerDesc, elf: &Elf) -> u32 {
         + table_estimate(elf.extent(), heap_pages)
         + tables_for(SERVER_DEVICE_VADDR, device_end)
         + crate::patch::worker_pages(desc)
+        + dma_pages
+        + tables_for(SERVER_DMA_VADDR, SERVER_DMA_VADDR + dma_pages * PAGE)
         + 1;
     let storage_radix = (pages + 8).next_power_of_two().trailing_zeros();
     let tx_pages = (u64::from(desc.tx_pool_pages) + 1).next_power_of_two();
@@ -423,6 +426,7 @@ fn build_in(
         .filter_map(|p| p.device?.mmio)
         .map(|m| m.pages)
         .sum();
+    let dma_pages = platform::dma_pages(&devices);
 
     let cnode = b.make(ObjectType::CNode, SERVER_CNODE_RADIX, "make the CNode")?;
     let vspace = b.make(ObjectType::VSpace, 0, "make the VSpace")?;
@@ -435,7 +439,9 @@ fn build_in(
             + table_estimate((start, end), heap_pages)
             + device_pages
             + tables_for(SERVER_DEVICE_VADDR, device_end)
-            + crate::patch::worker_pages(desc),
+            + crate::patch::worker_pages(desc)
+            + dma_pages
+            + tables_for(SERVER_DMA_VADDR, SERVER_DMA_VADDR + dma_pages * PAGE),
     )?;
     let mut server = BuiltServer {
         tcb,
@@ -660,6 +666,7 @@ fn grant_device(
         }
         entry.mmio_vaddr = vaddr;
         entry.mmio_pages = mmio.pages;
+        entry.mmio_paddr = mmio.paddr;
     }
     if let Some((first, last)) = device.ports {
         let slot = filler.slot()?;
@@ -668,6 +675,12 @@ fn grant_device(
             .context("issue the I/O ports")?;
         filler.next += 1;
         entry.io_port = slot;
+    }
+    if device.dma_pages > 0 {
+        let (vaddr, first) = grant_dma(b, server, filler, device.dma_pages)?;
+        entry.dma_vaddr = vaddr;
+        entry.dma_pages = device.dma_pages;
+        entry.dma_frames = first;
     }
     // The handler is made in a root slot: the root invokes it to bind the notification.
     let irq_slot = b.slots.alloc().ok_or(BuildError::OutOfSlots)?;
@@ -705,6 +718,48 @@ fn grant_device(
         return Err(e);
     }
     Ok(entry)
+}
+
+/// The most DMA pages one device may have.
+const MAX_DMA_PAGES: usize = 64;
+
+/// DMA memory for a device: `pages` frames made one after another from the server's Untyped, so
+/// physically contiguous (each is one page, aligned to one page, and nothing is made between
+/// them), mapped read/write at [`SERVER_DMA_VADDR`], and a copy of each frame capability in the
+/// server's CNode (consecutive slots) so that the driver asks the kernel for their physical
+/// addresses (`FrameGetAddress`). Returns the address and the first slot.
+fn grant_dma(
+    b: &mut Builder,
+    server: &mut BuiltServer,
+    filler: &mut CNodeFiller,
+    pages: u64,
+) -> Result<(u64, CPtr), BuildError> {
+    if pages as usize > MAX_DMA_PAGES || SERVER_DMA_VADDR + pages * PAGE > SERVER_DMA_END {
+        return Err(BuildError::TooLarge {
+            pages,
+            max: MAX_DMA_PAGES as u64,
+        });
+    }
+    let mut frames: heapless::Vec<Cap<Frame>, MAX_DMA_PAGES> = heapless::Vec::new();
+    for _ in 0..pages {
+        let frame = b.make(ObjectType::Frame, 0, "make a DMA frame")?;
+        let _ = frames.push(frame);
+    }
+    let first = filler.next;
+    for frame in &frames {
+        filler.give(frame.cptr(), CapRights::READ_WRITE, None)?;
+    }
+    for (i, frame) in frames.into_iter().enumerate() {
+        place(
+            b,
+            server,
+            frame,
+            SERVER_DMA_VADDR + i as u64 * PAGE,
+            CapRights::READ_WRITE,
+            VmAttributes::NONE,
+        )?;
+    }
+    Ok((SERVER_DMA_VADDR, first))
 }
 
 /// Phase 3 for server `index` (`server`): its capabilities and server-info page, made from its
@@ -886,6 +941,13 @@ fn grant_in(
                 }
                 if let Some((first, last)) = placed.device.and_then(|d| d.ports) {
                     let _ = write!(summary, ", ports {first:#x}..={last:#x}");
+                }
+                if entry.dma_pages != 0 {
+                    let _ = write!(
+                        summary,
+                        ", {} DMA page(s) at {:#x}",
+                        entry.dma_pages, entry.dma_vaddr
+                    );
                 }
                 let _ = write!(summary, ")");
                 info.push_device(device, entry);

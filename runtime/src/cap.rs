@@ -476,6 +476,18 @@ impl Cap<IoPort> {
         self.invoke(Invocation::IoPortOut8, &[port.into(), value.into()])
             .map(drop)
     }
+
+    /// Reads a 32-bit word from `port..=port + 3`, all in the capability's range.
+    pub fn in32(self, port: u16) -> Result<u32, Error> {
+        self.invoke(Invocation::IoPortIn32, &[port.into()])?;
+        Ok(get_mr(0) as u32)
+    }
+
+    /// Writes a 32-bit word to `port..=port + 3`, all in the capability's range.
+    pub fn out32(self, port: u16, value: u32) -> Result<(), Error> {
+        self.invoke(Invocation::IoPortOut32, &[port.into(), value.into()])
+            .map(drop)
+    }
 }
 
 /// What [`Cap<TxRegion>::status`] reports.

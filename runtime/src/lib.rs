@@ -12,6 +12,8 @@
 //!   capabilities (volatile register access in the device window; aarch64's EL0 timer registers);
 //! - entry macros [`declare_root_task!`] and [`declare_server!`], a panic handler that logs and
 //!   faults, and a `log` backend writing `[name LEVEL] message` lines to the debug console;
+//! - `virtio` (feature `virtio`): `virtio-drivers`' platform glue over a device's DMA memory and
+//!   a safe virtio-net device, for the network driver;
 //! - [`fault`]: deliberate faults (undefined instruction, loads and stores anywhere) for tests.
 //!
 //! Invariants: the IPC buffer pointer is set by the entry glue before `main` runs; there is one
@@ -36,6 +38,8 @@ pub mod root;
 pub mod server_info;
 pub mod syscall;
 pub mod time;
+#[cfg(feature = "virtio")]
+pub mod virtio;
 
 pub use axolotl_abi as abi;
 pub use axolotl_abi::bootinfo::BootInfo;

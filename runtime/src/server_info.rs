@@ -11,6 +11,7 @@
 //! | `SERVER_STACK_TOP - stack_pages * PAGE_SIZE..SERVER_STACK_TOP` | the stack |
 //! | [`SERVER_DEVICE_VADDR`]`..`[`SERVER_DEVICE_END`] | registers of granted devices (device memory) |
 //! | [`SERVER_HEAP_VADDR`]`..+heap_len` | the heap (zeroed), if any |
+//! | [`SERVER_DMA_VADDR`]`..`[`SERVER_DMA_END`] | DMA memory of granted devices (ordinary memory), if any |
 //!
 //! The thread starts at the ELF entry with sp = [`SERVER_STACK_TOP`] and its first argument
 //! register = [`SERVER_INFO_VADDR`].
@@ -33,7 +34,9 @@
 //! capability, a notification its interrupt signals (badge [`irq_badge`] of the IRQ), and, for a
 //! device with I/O ports, an I/O-port capability; its registers, if memory-mapped, are mapped
 //! read/write as device memory in the device window, devices one after another in image order
-//! with an unmapped page between two. Empty slots are `empty_start..empty_end`.
+//! with an unmapped page between two; a device with DMA memory also gets that memory (physically
+//! contiguous) and copies of its frame capabilities ([`DeviceGrant::dma`]). Empty slots are
+//! `empty_start..empty_end`.
 
 use crate::cap::{
     CNode, Cap, Endpoint, IoPort, IrqHandler, Notification, SysControl, Tcb, Untyped,
@@ -88,6 +91,11 @@ pub const SERVER_HEAP_VADDR: u64 = 0x3000_0000;
 pub const SERVER_DEVICE_VADDR: u64 = 0x2000_0000;
 /// The end of the device window (exclusive).
 pub const SERVER_DEVICE_END: u64 = SERVER_HEAP_VADDR;
+/// DMA memory of granted devices (ordinary memory, physically contiguous per device; see
+/// [`DeviceGrant::dma`]).
+pub const SERVER_DMA_VADDR: u64 = 0x4000_0000;
+/// The end of the DMA window (exclusive).
+pub const SERVER_DMA_END: u64 = 0x4100_0000;
 /// The end of the region ELF segments may occupy (exclusive); they start at `PAGE_SIZE`.
 pub const SERVER_PROGRAM_END: u64 = SERVER_INFO_VADDR;
 /// log2 of the number of slots of a server's CNode.
@@ -183,6 +191,8 @@ pub struct DeviceEntry {
     /// Where its registers are mapped (0: it has none), `mmio_pages` pages.
     pub mmio_vaddr: u64,
     pub mmio_pages: u64,
+    /// The physical address of those registers (what a device's DMA or BARs name).
+    pub mmio_paddr: u64,
     /// Its I/O-port range (0: none).
     pub io_port: CPtr,
     /// The kernel's number of its interrupt (aarch64: GIC INTID; x86_64: I/O APIC GSI).
@@ -191,6 +201,11 @@ pub struct DeviceEntry {
     pub irq: CPtr,
     /// The notification its interrupt signals (full rights).
     pub notification: CPtr,
+    /// Its DMA memory: `dma_pages` pages mapped at `dma_vaddr` (0: none), and the capabilities
+    /// of their frames in `dma_pages` consecutive slots from `dma_frames`, in address order.
+    pub dma_vaddr: u64,
+    pub dma_pages: u64,
+    pub dma_frames: CPtr,
 }
 
 impl DeviceEntry {
@@ -198,10 +213,14 @@ impl DeviceEntry {
         name: [0; NAME_LEN],
         mmio_vaddr: 0,
         mmio_pages: 0,
+        mmio_paddr: 0,
         io_port: 0,
         irq_number: 0,
         irq: 0,
         notification: 0,
+        dma_vaddr: 0,
+        dma_pages: 0,
+        dma_frames: 0,
     };
 
     pub fn name(&self) -> &str {
@@ -213,10 +232,16 @@ impl DeviceEntry {
         DeviceGrant {
             mmio_vaddr: self.mmio_vaddr,
             mmio_pages: self.mmio_pages,
+            mmio_paddr: self.mmio_paddr,
             io_port: nonzero(self.io_port),
             irq_number: self.irq_number,
             irq: Cap::from_cptr(self.irq),
             notification: Cap::from_cptr(self.notification),
+            dma: (self.dma_vaddr != 0 && self.dma_pages != 0).then_some(DmaGrant {
+                vaddr: self.dma_vaddr,
+                pages: self.dma_pages,
+                first_frame: self.dma_frames,
+            }),
         }
     }
 }
@@ -228,12 +253,32 @@ pub struct DeviceGrant {
     /// Where its registers are mapped as device memory (0: none); see [`crate::mmio`].
     pub mmio_vaddr: u64,
     pub mmio_pages: u64,
+    /// Their physical address.
+    pub mmio_paddr: u64,
     /// Its I/O ports (x86_64 devices).
     pub io_port: Option<Cap<IoPort>>,
     /// The kernel's number of its interrupt (aarch64: GIC INTID; x86_64: I/O APIC GSI).
     pub irq_number: u64,
     pub irq: Cap<IrqHandler>,
     pub notification: Cap<Notification>,
+    /// Its DMA memory, if the device has any.
+    pub dma: Option<DmaGrant>,
+}
+
+/// A device's DMA memory: `pages` pages mapped read/write at `vaddr`, physically contiguous; the
+/// frame capability of page `i` is in slot `first_frame + i` (ask it for the physical address).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DmaGrant {
+    pub vaddr: u64,
+    pub pages: u64,
+    pub first_frame: CPtr,
+}
+
+impl DmaGrant {
+    /// The frame capability of page `i`.
+    pub fn frame(&self, i: u64) -> Option<Cap<crate::cap::Frame>> {
+        (i < self.pages).then(|| Cap::from_cptr(self.first_frame + i))
+    }
 }
 
 impl DeviceGrant {

@@ -10,6 +10,10 @@ pub const SUPPORTED_ARCHES: &[Arch] = &[Arch::Aarch64, Arch::X86_64];
 pub const ALL_ARCHES: &[Arch] = &[Arch::Aarch64, Arch::X86_64];
 pub const DEFAULT_ARCH: Arch = Arch::Aarch64;
 pub const DEFAULT_IMAGE: &str = "demo";
+/// The image `run --net` boots unless `--image` says otherwise.
+pub const DEFAULT_NET_IMAGE: &str = "net";
+/// The host port `run --net` forwards unless `--port` says otherwise.
+pub const DEFAULT_NET_PORT: u16 = 6379;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
@@ -21,9 +25,14 @@ pub enum Command {
         arch: Arch,
         image: String,
         bench: bool,
+        /// `--net`: a virtio-net device on QEMU user networking, this host port (on 127.0.0.1)
+        /// forwarded to the guest's Redis port.
+        net: Option<u16>,
     },
     Test {
         arches: Vec<Arch>,
+        /// `--only a,b`: just these scenarios (no host tests).
+        only: Vec<String>,
     },
     Bench {
         arch: Arch,
@@ -36,6 +45,10 @@ pub enum Command {
     },
     /// `campaign [merge DIR... | replay]`: see `crate::campaign`.
     Campaign(CampaignArgs),
+    /// `bench net`: redis-benchmark against the network personality, steady and with faults.
+    BenchNet {
+        arch: Arch,
+    },
     Help,
 }
 
@@ -147,10 +160,12 @@ usage: cargo xtask <command> [options]
 commands:
   build [--arch A] [--image NAME]          build the kernel, the root task and an image's programs,
                                            and write target/images/<arch>/<image>.archive
-  run   [--arch A] [--image NAME] [--bench]
+  run   [--arch A] [--image NAME] [--bench] [--net [--port P]]
                                            build, then boot the image in QEMU (Ctrl-A X quits);
                                            exits with the guest's exit status
-  test  [--arch aarch64|x86_64|all]        host unit tests, then every tests/scenarios/*.toml in QEMU
+  test  [--arch aarch64|x86_64|all] [--only S1,S2]
+                                           host unit tests, then every tests/scenarios/*.toml in QEMU
+                                           (--only: just those scenarios, no host tests)
   bench [--arch A] [--json FILE]           run images/bench.toml with deterministic instruction
                                            counting and report its BENCH lines
   demo upgrade [--arch A|all]              the live-upgrade demo (both architectures unless told):
@@ -160,12 +175,17 @@ commands:
   campaign merge DIR...                    combine the reports of shards
   campaign replay [--arch A] --seed S --index K
                                            rerun one injection and show the guest's output
+  bench net [--arch A]                     redis-benchmark from the host against the network
+                                           personality: steady, then during injected kv faults
 
 options:
   --arch A      aarch64 (default) or x86_64
   --image NAME  images/NAME.toml, else tests/scenarios/NAME.toml, else a path (default: demo)
   --bench       run QEMU with the machine's bench_args (instruction counting)
   --json FILE   write the benchmark results as JSON
+  --net         add a virtio-net device on QEMU user networking (image: net unless --image),
+                forwarding 127.0.0.1:P on the host to the guest's Redis port 6379
+  --port P      the host port for --net (default 6379)
 ";
 
 fn parse_arch(value: &str) -> Result<Arch, String> {
@@ -207,7 +227,7 @@ fn parse_demo(rest: &[String]) -> Result<Command, String> {
 
 /// Parses the arguments after `cargo xtask`.
 pub fn parse(args: &[String]) -> Result<Command, String> {
-    let Some((command, rest)) = args.split_first() else {
+    let Some((command, mut rest)) = args.split_first() else {
         return Ok(Command::Help);
     };
     if command == "campaign" {
@@ -215,6 +235,10 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
     }
     if command == "demo" {
         return parse_demo(rest);
+    }
+    let net_bench = command == "bench" && rest.first().is_some_and(|a| a == "net");
+    if net_bench {
+        rest = &rest[1..];
     }
     // Options as (name, value); flags have no value.
     let mut options: Vec<(String, Option<String>)> = Vec::new();
@@ -236,7 +260,7 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
         if name == "help" {
             return Ok(Command::Help);
         }
-        let takes_value = matches!(name.as_str(), "arch" | "image" | "json");
+        let takes_value = matches!(name.as_str(), "arch" | "image" | "json" | "port" | "only");
         let value = if takes_value {
             match inline {
                 Some(v) => Some(v),
@@ -264,8 +288,8 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
     }
     let allowed: &[&str] = match command.as_str() {
         "build" => &["arch", "image"],
-        "run" => &["arch", "image", "bench"],
-        "test" => &["arch"],
+        "run" => &["arch", "image", "bench", "net", "port"],
+        "test" => &["arch", "only"],
         "bench" => &["arch", "json"],
         "help" => return Ok(Command::Help),
         other => return Err(format!("unknown command '{other}' (see cargo xtask help)")),
@@ -292,18 +316,48 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
             arch: arch.unwrap_or(DEFAULT_ARCH),
             image,
         },
-        "run" => Command::Run {
-            arch: arch.unwrap_or(DEFAULT_ARCH),
-            image,
-            bench: get("bench").is_some(),
-        },
+        "run" => {
+            let net = get("net").is_some();
+            let port = match get("port").flatten() {
+                Some(_) if !net => return Err("--port needs --net".into()),
+                Some(p) => p
+                    .parse::<u16>()
+                    .ok()
+                    .filter(|&p| p != 0)
+                    .ok_or_else(|| format!("--port: '{p}' is not a port number (1..=65535)"))?,
+                None => DEFAULT_NET_PORT,
+            };
+            let image = match get("image").flatten() {
+                Some(i) => i,
+                None if net => DEFAULT_NET_IMAGE.to_string(),
+                None => image,
+            };
+            Command::Run {
+                arch: arch.unwrap_or(DEFAULT_ARCH),
+                image,
+                bench: get("bench").is_some(),
+                net: net.then_some(port),
+            }
+        }
         "test" => Command::Test {
             arches: match (get("arch").flatten(), arch) {
                 (None, _) => SUPPORTED_ARCHES.to_vec(),
                 (Some(_), None) => ALL_ARCHES.to_vec(),
                 (Some(_), Some(a)) => vec![a],
             },
+            only: get("only")
+                .flatten()
+                .map(|l| l.split(',').map(str::to_string).collect())
+                .unwrap_or_default(),
         },
+        "bench" if net_bench => {
+            if get("json").is_some() {
+                return Err("'bench net' takes no option --json".into());
+            }
+            Command::BenchNet {
+                arch: arch.unwrap_or(DEFAULT_ARCH),
+            }
+        }
         "bench" => Command::Bench {
             arch: arch.unwrap_or(DEFAULT_ARCH),
             json: get("json").flatten().map(PathBuf::from),
@@ -357,13 +411,15 @@ mod tests {
             Ok(Command::Run {
                 arch: Arch::Aarch64,
                 image: "demo".into(),
-                bench: false
+                bench: false,
+                net: None
             })
         );
         assert_eq!(
             p("test"),
             Ok(Command::Test {
-                arches: SUPPORTED_ARCHES.to_vec()
+                arches: SUPPORTED_ARCHES.to_vec(),
+                only: vec![]
             })
         );
         assert_eq!(
@@ -382,9 +438,36 @@ mod tests {
             Ok(Command::Run {
                 arch: Arch::X86_64,
                 image: "ipc-pingpong".into(),
-                bench: true
+                bench: true,
+                net: None
             })
         );
+        assert_eq!(
+            p("run --net"),
+            Ok(Command::Run {
+                arch: Arch::Aarch64,
+                image: "net".into(),
+                bench: false,
+                net: Some(6379)
+            })
+        );
+        assert_eq!(
+            p("run --net --port 7000 --image demo"),
+            Ok(Command::Run {
+                arch: Arch::Aarch64,
+                image: "demo".into(),
+                bench: false,
+                net: Some(7000)
+            })
+        );
+        assert!(p("run --port 7000").is_err());
+        assert_eq!(
+            p("bench net --arch x86_64"),
+            Ok(Command::BenchNet { arch: Arch::X86_64 })
+        );
+        assert!(p("bench net --json x").is_err());
+        assert!(p("run --net --port 0").is_err());
+        assert!(p("run --net --port x").is_err());
         assert_eq!(
             p("build --arch=x86_64 --image=tests/scenarios/x.toml"),
             Ok(Command::Build {
@@ -395,13 +478,15 @@ mod tests {
         assert_eq!(
             p("test --arch all"),
             Ok(Command::Test {
-                arches: vec![Arch::Aarch64, Arch::X86_64]
+                arches: vec![Arch::Aarch64, Arch::X86_64],
+                only: vec![]
             })
         );
         assert_eq!(
             p("test --arch x86_64"),
             Ok(Command::Test {
-                arches: vec![Arch::X86_64]
+                arches: vec![Arch::X86_64],
+                only: vec![]
             })
         );
         assert_eq!(

@@ -23,7 +23,14 @@ pub struct Machine {
     /// Extra arguments for benchmark runs (deterministic instruction counting).
     #[serde(default)]
     pub bench_args: Vec<String>,
+    /// The virtio-net device for `--net` (and scenarios with `[test] net`), attached to the
+    /// user-networking backend `n0` that [`Machine::net_args`] adds.
+    #[serde(default)]
+    pub net_args: Vec<String>,
 }
+
+/// The guest's port the host port is forwarded to (netstack's Redis port).
+pub const GUEST_PORT: u16 = 6379;
 
 /// Where the guest's console goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,6 +108,19 @@ impl Machine {
                 archive::load_address(arch)
             ),
         ]);
+        a
+    }
+}
+
+impl Machine {
+    /// QEMU user networking (backend `n0`) forwarding `host_port` on the host's loopback to the
+    /// guest's [`GUEST_PORT`], and the machine's virtio-net device on it.
+    pub fn net_args(&self, host_port: u16) -> Vec<String> {
+        let mut a = vec![
+            "-netdev".to_string(),
+            format!("user,id=n0,hostfwd=tcp:127.0.0.1:{host_port}-:{GUEST_PORT}"),
+        ];
+        a.extend(self.net_args.iter().cloned());
         a
     }
 }

@@ -11,10 +11,13 @@ mod campaign;
 mod confinement;
 mod exit;
 mod expect;
+mod host;
 mod image;
 mod layout;
 mod machine;
+mod netbench;
 mod qemu;
+mod relay;
 mod scenarios;
 mod setup;
 mod workspace;
@@ -57,15 +60,21 @@ fn main() {
         Command::Build { arch, image } => {
             Workspace::open().and_then(|ws| build(&ws, arch, &image).map(|_| 0))
         }
-        Command::Run { arch, image, bench } => {
-            Workspace::open().and_then(|ws| run(&ws, arch, &image, bench))
-        }
-        Command::Test { arches } => Workspace::open()
-            .and_then(|ws| scenarios::test(&ws, &arches))
+        Command::Run {
+            arch,
+            image,
+            bench,
+            net,
+        } => Workspace::open().and_then(|ws| run(&ws, arch, &image, bench, net)),
+        Command::Test { arches, only } => Workspace::open()
+            .and_then(|ws| scenarios::test(&ws, &arches, &only))
             .map(|ok| if ok { 0 } else { 1 }),
         Command::Campaign(args) => campaign::driver::run(args),
         Command::Demo { name, arches } => {
             Workspace::open().and_then(|ws| run_demo(&ws, &name, &arches))
+        }
+        Command::BenchNet { arch } => {
+            Workspace::open().and_then(|ws| netbench::run(&ws, arch).map(|()| 0))
         }
         Command::Bench { arch, json } => {
             Workspace::open().and_then(|ws| run_bench(&ws, arch, json.as_deref()).map(|()| 0))
@@ -86,7 +95,13 @@ fn build(ws: &Workspace, arch: Arch, image: &str) -> Result<image::Built, String
 }
 
 /// `cargo xtask run`: returns the guest's exit status.
-fn run(ws: &Workspace, arch: Arch, image: &str, bench: bool) -> Result<i32, String> {
+fn run(
+    ws: &Workspace,
+    arch: Arch,
+    image: &str,
+    bench: bool,
+    net: Option<u16>,
+) -> Result<i32, String> {
     let machine = Machine::load(&ws.root, arch)?;
     setup::ensure_qemu(&[&machine])?;
     let built = build(ws, arch, image)?;
@@ -95,7 +110,19 @@ fn run(ws: &Workspace, arch: Arch, image: &str, bench: bool) -> Result<i32, Stri
     } else {
         Console::Piped
     };
-    let args = machine.args(arch, &built.kernel, &built.archive, console, bench);
+    let mut args = machine.args(arch, &built.kernel, &built.archive, console, bench);
+    if let Some(port) = net {
+        if let Err(e) = setup::ensure_redis_tools() {
+            eprintln!("xtask: note: {e}");
+        }
+        let forwarded = relay::free_port()?;
+        relay::start(port, forwarded)?;
+        args.extend(machine.net_args(forwarded));
+        eprintln!(
+            "xtask: networking: 127.0.0.1:{port} on the host -> the guest's port {} (redis-cli -p {port})",
+            machine::GUEST_PORT
+        );
+    }
     eprintln!(
         "xtask: booting {} on {}{}{}",
         built.image.name,

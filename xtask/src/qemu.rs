@@ -7,7 +7,7 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-fn guest_exit(kind: ExitKind, status: ExitStatus) -> GuestExit {
+pub fn guest_exit(kind: ExitKind, status: ExitStatus) -> GuestExit {
     decode(kind, status.code(), status.signal())
 }
 

@@ -14,8 +14,8 @@ use crate::expect::{tail, verdict};
 use crate::image::{self, Image};
 use crate::machine::{Console, Machine};
 use crate::qemu::{command_line, run_captured};
-use crate::setup;
 use crate::workspace::Workspace;
+use crate::{host, relay, setup};
 use axolotl_abi::Arch;
 use axolotl_image::TestSpec;
 use std::collections::BTreeMap;
@@ -70,16 +70,32 @@ struct Outcome {
 }
 
 /// `cargo xtask test`: returns whether everything passed.
-pub fn test(ws: &Workspace, arches: &[Arch]) -> Result<bool, String> {
-    eprintln!("xtask: host tests (cargo test)");
-    let host_ok = ws
-        .cargo()
-        .arg("test")
-        .status()
-        .map_err(|e| format!("cannot run cargo test: {e}"))?
-        .success();
+pub fn test(ws: &Workspace, arches: &[Arch], only: &[String]) -> Result<bool, String> {
+    let host_ok = if only.is_empty() {
+        eprintln!("xtask: host tests (cargo test)");
+        ws.cargo()
+            .arg("test")
+            .status()
+            .map_err(|e| format!("cannot run cargo test: {e}"))?
+            .success()
+    } else {
+        eprintln!(
+            "xtask: only the scenarios {} (no host tests)",
+            only.join(", ")
+        );
+        true
+    };
 
-    let files = scenario_files(&ws.root);
+    let mut files = scenario_files(&ws.root);
+    if !only.is_empty() {
+        files.retain(|f| only.contains(&stem(f)));
+        if files.len() != only.len() {
+            return Err(format!(
+                "--only: not every one of {} is a scenario",
+                only.join(", ")
+            ));
+        }
+    }
     let confined = crate::confinement::check_all(&ws.root, &files);
     let mut passed = 0;
     let mut failed = 0;
@@ -201,22 +217,66 @@ fn run_one(ws: &Workspace, arch: Arch, machine: &Machine, kernel: &Path, case: &
     let image = case.image.as_ref().expect("parsed");
     let spec = image.test.clone().unwrap_or_else(default_spec);
     let archive = case.archive.as_ref().expect("built");
-    let args = machine.args(arch, kernel, archive, Console::Piped, false);
+    let mut args = machine.args(arch, kernel, archive, Console::Piped, false);
+    let mut env = Vec::new();
+    if spec.net {
+        // The host side needs redis-cli and redis-benchmark: installed by the set-up where it
+        // can (as root); otherwise the scenario is skipped, saying why.
+        if let Err(why) = setup::ensure_redis_tools() {
+            return Outcome {
+                line: format!("SKIP {}/{}: {why}", arch.name(), case.name),
+                passed: true,
+                tail: Vec::new(),
+            };
+        }
+        let ports = relay::free_port().and_then(|port| {
+            let forwarded = relay::free_port()?;
+            relay::start(port, forwarded)?;
+            Ok((port, forwarded))
+        });
+        match ports {
+            Ok((port, forwarded)) => {
+                args.extend(machine.net_args(forwarded));
+                env.push(("PORT".to_string(), port.to_string()));
+            }
+            Err(why) => {
+                return Outcome {
+                    line: format!("FAIL {}/{}: {why}", arch.name(), case.name),
+                    passed: false,
+                    tail: Vec::new(),
+                };
+            }
+        }
+    }
     let cmd = command_line(&machine.qemu, &args);
     let timeout = Duration::from_secs(spec.timeout_s);
     let input = spec.input.as_deref().map(str::as_bytes);
-    let (result, output, secs) =
-        match run_captured(&machine.qemu, &args, machine.exit, timeout, input) {
-            Err(e) => (Err(e), String::new(), 0.0),
-            Ok(c) => {
-                let result = match &c.exit {
-                    None => Err(format!("timed out after {}s", spec.timeout_s)),
-                    Some(exit) => verdict(exit, spec.exit_code, &c.output, &spec.expect)
-                        .and_then(|()| crate::confinement::check_granted(&image.desc, &c.output)),
-                };
-                (result, c.output, c.elapsed.as_secs_f64())
-            }
-        };
+    let captured = match (&spec.host, &spec.host_after) {
+        (Some(script), Some(after)) => host::run_with_host(
+            &machine.qemu,
+            &args,
+            machine.exit,
+            timeout,
+            &host::HostStep {
+                script,
+                after,
+                env,
+                input: spec.input.as_deref(),
+            },
+        ),
+        _ => run_captured(&machine.qemu, &args, machine.exit, timeout, input),
+    };
+    let (result, output, secs) = match captured {
+        Err(e) => (Err(e), String::new(), 0.0),
+        Ok(c) => {
+            let result = match &c.exit {
+                None => Err(format!("timed out after {}s", spec.timeout_s)),
+                Some(exit) => verdict(exit, spec.exit_code, &c.output, &spec.expect)
+                    .and_then(|()| crate::confinement::check_granted(&image.desc, &c.output)),
+            };
+            (result, c.output, c.elapsed.as_secs_f64())
+        }
+    };
     let line = match &result {
         Ok(()) => format!("PASS {id} ({secs:.1} s)"),
         Err(why) => format!("FAIL {id}: {why}"),

@@ -194,3 +194,41 @@ fn install_qemu(problem: &str) -> Result<(), String> {
     eprintln!("xtask: installing QEMU ({packages})");
     run("apt-get install", &mut install)
 }
+
+/// The Debian package with `redis-cli` and `redis-benchmark`, the host-side clients of the
+/// network scenarios and `cargo xtask bench net`.
+const REDIS_PACKAGE: &str = "redis-tools";
+
+/// Makes sure `redis-cli` and `redis-benchmark` are installed, installing Debian's redis-tools
+/// with apt-get where possible (as root). An error says what to install otherwise.
+pub fn ensure_redis_tools() -> Result<(), String> {
+    let present = || find_in_path("redis-cli") && find_in_path("redis-benchmark");
+    if present() {
+        return Ok(());
+    }
+    let is_root = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| apt::effective_uid(&s))
+        == Some(0);
+    if !is_root || !find_in_path("apt-get") {
+        return Err(format!(
+            "redis-cli and redis-benchmark are not installed: install {REDIS_PACKAGE} (as root, \
+             `apt-get install {REDIS_PACKAGE}`; cargo xtask does this itself when run as root)"
+        ));
+    }
+    eprintln!("xtask: installing {REDIS_PACKAGE} (redis-cli, redis-benchmark) with apt-get");
+    run("apt-get update", Command::new("apt-get").arg("update"))?;
+    run(
+        "apt-get install",
+        Command::new("apt-get")
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .args(["install", "-y", "--no-install-recommends", REDIS_PACKAGE]),
+    )?;
+    if present() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{REDIS_PACKAGE} is installed but redis-cli or redis-benchmark is not on PATH"
+        ))
+    }
+}

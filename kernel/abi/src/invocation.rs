@@ -44,6 +44,8 @@
 //! | `IoPortOut8` | I/O port range | port, byte | |
 //! | `TcbInjectArm`, `TcbInjectStatus`, `TcbInjectDisarm` | TCB | see [`crate::inject`] | |
 //! | `TcbGetState` | TCB | | one of the `THREAD_STATE_*` codes |
+//! | `IoPortIn32` | I/O port range | port (all four bytes in the range) | 32-bit word read |
+//! | `IoPortOut32` | I/O port range | port (all four bytes in the range), word | |
 
 /// Operations on kernel objects, carried in the message label of an invocation.
 #[repr(u64)]
@@ -90,6 +92,8 @@ pub enum Invocation {
     TcbInjectStatus = 81,
     TcbInjectDisarm = 82,
     TcbGetState = 100,
+    IoPortIn32 = 90,
+    IoPortOut32 = 91,
 }
 
 impl Invocation {
@@ -137,6 +141,8 @@ impl Invocation {
             81 => TcbInjectStatus,
             82 => TcbInjectDisarm,
             100 => TcbGetState,
+            90 => IoPortIn32,
+            91 => IoPortOut32,
             _ => return None,
         })
     }
@@ -184,6 +190,6 @@ mod tests {
                 seen += 1;
             }
         }
-        assert_eq!(seen, 41);
+        assert_eq!(seen, 43);
     }
 }

@@ -144,6 +144,8 @@ pub trait Architecture {
     fn io_port_allowed(port: u16) -> bool;
     fn io_port_in8(port: u16) -> u8;
     fn io_port_out8(port: u16, value: u8);
+    fn io_port_in32(port: u16) -> u32;
+    fn io_port_out32(port: u16, value: u32);
     /// The number of ASIDs (0 is reserved for "none").
     const NUM_ASIDS: usize;
 

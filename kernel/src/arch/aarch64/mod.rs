@@ -351,6 +351,10 @@ impl Architecture for Aarch64 {
         0xff
     }
     fn io_port_out8(_port: u16, _value: u8) {}
+    fn io_port_in32(_port: u16) -> u32 {
+        0xffff_ffff
+    }
+    fn io_port_out32(_port: u16, _value: u32) {}
 
     const NUM_ASIDS: usize = 256;
 

@@ -33,9 +33,13 @@ const SPURIOUS_VECTOR: u32 = 0xff;
 /// QEMU's APIC timer counts at 1 GHz before the divider; divide by 16.
 const APIC_TICKS_PER_US: u64 = 1000 / 16;
 
-/// Device memory user-level drivers may be given: none fixed on q35 yet (PCI BARs are assigned by
-/// firmware; the virtio-net issue adds them).
-static DEVICES: [PhysRegion; 0] = [];
+/// Device memory user-level drivers may be given: a 16 KiB window in q35's PCI hole that the
+/// virtio-net driver programs its device's memory BAR to (qboot assigns no BARs; the root task's
+/// platform table, `root-task/src/platform.rs`, names the same window).
+static DEVICES: [PhysRegion; 1] = [PhysRegion {
+    start: 0xfe00_0000,
+    end: 0xfe00_4000,
+}];
 
 static PENDING_VECTOR: AtomicU32 = AtomicU32::new(0);
 /// TSC ticks per second, measured at boot against the local APIC timer.
@@ -72,6 +76,19 @@ fn inb(port: u16) -> u8 {
     let v: u8;
     // SAFETY: reading an I/O port: COM1's line status, or a port user space holds a capability to.
     unsafe { core::arch::asm!("in al, dx", in("dx") port, out("al") v) };
+    v
+}
+
+fn outl(port: u16, v: u32) {
+    // SAFETY: a port range user space holds a capability to (checked by `io_port_allowed` when
+    // the capability was issued, and the whole word against its range by the invocation).
+    unsafe { core::arch::asm!("out dx, eax", in("dx") port, in("eax") v) };
+}
+
+fn inl(port: u16) -> u32 {
+    let v: u32;
+    // SAFETY: as in `outl`.
+    unsafe { core::arch::asm!("in eax, dx", in("dx") port, out("eax") v) };
     v
 }
 
@@ -481,6 +498,12 @@ impl Architecture for X86_64 {
     }
     fn io_port_out8(port: u16, value: u8) {
         outb(port, value)
+    }
+    fn io_port_in32(port: u16) -> u32 {
+        inl(port)
+    }
+    fn io_port_out32(port: u16, value: u32) {
+        outl(port, value)
     }
 
     const NUM_ASIDS: usize = 4096;
