@@ -62,19 +62,27 @@ fn u64_at(b: &[u8], at: usize) -> Option<u64> {
     Some(u64::from_le_bytes(b.get(at..at + 8)?.try_into().ok()?))
 }
 
-/// A symbol name without Rust's legacy-mangling hash (`...17h0123456789abcdefE` -> `...E`).
-pub fn strip_hash(name: &str) -> &str {
-    let b = name.as_bytes();
+/// A symbol name without Rust's legacy-mangling hash (`...17h0123456789abcdefE` -> `...E`),
+/// keeping a compiler-added `.N` suffix after it (`...17h<hash>E.0` -> `...E.0`), which LLVM
+/// gives promoted or split statics.
+pub fn strip_hash(name: &str) -> String {
+    let (base, suffix) = match name.rfind("E.") {
+        Some(i) if name[i + 2..].bytes().all(|c| c.is_ascii_digit()) && i + 2 < name.len() => {
+            (&name[..=i], &name[i + 1..])
+        }
+        _ => (name, ""),
+    };
+    let b = base.as_bytes();
     if b.len() > 20
-        && name.ends_with('E')
-        && &name[b.len() - 20..b.len() - 17] == "17h"
-        && name[b.len() - 17..b.len() - 1]
+        && base.ends_with('E')
+        && &base[b.len() - 20..b.len() - 17] == "17h"
+        && base[b.len() - 17..b.len() - 1]
             .bytes()
             .all(|c| c.is_ascii_hexdigit())
     {
-        &name[..b.len() - 20]
+        format!("{}{suffix}", &base[..b.len() - 20])
     } else {
-        name
+        name.to_string()
     }
 }
 
@@ -326,6 +334,10 @@ mod tests {
 
     #[test]
     fn hashes_are_stripped() {
+        assert_eq!(
+            strip_hash("_ZN9patchable6SERVED17h0123456789abcdefE.0"),
+            "_ZN9patchable6SERVED.0"
+        );
         assert_eq!(
             strip_hash("_ZN9patchable6SERVED17h0123456789abcdefE"),
             "_ZN9patchable6SERVED"
