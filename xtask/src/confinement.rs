@@ -83,11 +83,12 @@ mod tests {
     use super::*;
 
     /// The root task's lines from a real run of `hostile-messages` on aarch64.
-    const LOG: &str = r#"[root INFO] server 'console' (program console, priority 200): 21 pages (9 program, 4 stack, 0 heap, 2 ipc/info, 6 page tables); caps: own tcb, endpoint console, device uart (irq 33, 1 page(s) at 0x20000000); faults to the supervisor (badge 0x1000)
-[root INFO] server 'timer' (program timer, priority 150): 20 pages (9 program, 4 stack, 0 heap, 2 ipc/info, 5 page tables); caps: own tcb, endpoint timer, own cnode, device timer (irq 30); faults to the supervisor (badge 0x1001)
+    const LOG: &str = r#"[root INFO] server 'console' (program console, priority 200): 22 pages (10 program, 4 stack, 0 heap, 2 ipc/info, 6 page tables); caps: own tcb, endpoint console, device uart (irq 33, 1 page(s) at 0x20000000); faults to the supervisor (badge 0x1000)
+[root INFO] server 'timer' (program timer, priority 150): 21 pages (10 program, 4 stack, 0 heap, 2 ipc/info, 5 page tables); caps: own tcb, endpoint timer, own cnode, device timer (irq 30); faults to the supervisor (badge 0x1001)
 [root INFO] server 'name' (program name, priority 130): 20 pages (9 program, 4 stack, 0 heap, 2 ipc/info, 5 page tables); caps: own tcb, endpoint name, own cnode; faults to the supervisor (badge 0x1002)
-[root INFO] server 'kv' (program kv, priority 110): 35 pages (12 program, 16 stack, 0 heap, 2 ipc/info, 5 page tables); caps: own tcb, endpoint kv; faults to the supervisor (badge 0x1003)
-[root INFO] server 'hostile-client' (program hostile-client, priority 100): 24 pages (9 program, 8 stack, 0 heap, 2 ipc/info, 5 page tables); caps: own tcb, calls console (badge 5), calls timer (badge 5), calls name (badge 5), calls kv (badge 5), calls supervisor (badge 5), sys control; faults to the supervisor (badge 0x1004)"#;
+[root INFO] server 'kv' (program kv, priority 110): 36 pages (13 program, 16 stack, 0 heap, 2 ipc/info, 5 page tables); caps: own tcb, endpoint kv; faults to the supervisor (badge 0x1003)
+[root INFO] server 'hostile-client' (program hostile-client, priority 100): 25 pages (10 program, 8 stack, 0 heap, 2 ipc/info, 5 page tables); caps: own tcb, calls console (badge 5), calls timer (badge 5), calls name (badge 5), calls kv (badge 5), calls supervisor (badge 5), calls honest (badge 5); faults to the supervisor (badge 0x1004)
+[root INFO] server 'honest-client' (program honest-client, priority 100): 23 pages (8 program, 8 stack, 0 heap, 2 ipc/info, 5 page tables); caps: own tcb, endpoint honest, calls kv (badge 6), sys control; faults to the supervisor (badge 0x1005)"#;
 
     fn hostile() -> ImageDescription {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");

@@ -1,13 +1,15 @@
 //! `cargo xtask bench net`: redis-benchmark from the host against the network personality, in
-//! steady state and while faults are injected into the key-value store, in one boot.
+//! steady state, while faults are injected into the key-value store, and during a live upgrade of
+//! it, in one boot.
 //!
-//! The image is `tests/scenarios/net-inject.toml` (the network servers, with a shell that does not
-//! call kv, so an injected fault fires in a request netstack makes for a network client). A host
-//! script (see [`crate::host`]) runs redis-benchmark twice with the same load (`-t set,get`, 50
-//! clients): first undisturbed, then while `inject kv null` is typed on the console every
-//! [`FAULT_EVERY_MS`] ms. Each run's requests per second and latency percentiles (p50, p99 from
-//! the percentile distribution redis-benchmark prints, p99.9 likewise) are reported, and the
-//! faulted run as a ratio to the steady one, measured in the same boot. Wall-clock figures under
+//! The image is `tests/scenarios/net-upgrade.toml` (the network servers, an upgradable kv and the
+//! upgrader, with a shell that does not call kv, so an injected fault fires in a request netstack
+//! makes for a network client). A host script (see [`crate::host`]) runs redis-benchmark three
+//! times with the same load (`-t set,get`, 50 clients): undisturbed, then while `inject kv null`
+//! is typed on the console every [`FAULT_EVERY_MS`] ms, then while `upgrade kv kv2` is typed once,
+//! a second into the run. Each run's requests per second and latency percentiles (p50, p99 from
+//! the percentile distribution redis-benchmark prints, p99.9 likewise) are reported, and each
+//! disturbed run as a ratio to the steady one, measured in the same boot. Wall-clock figures under
 //! TCG on a shared host: only the ratios mean much.
 
 use crate::host::{self, HostStep};
@@ -20,7 +22,7 @@ use axolotl_abi::Arch;
 use std::time::Duration;
 
 /// The image the benchmark boots.
-const IMAGE: &str = "tests/scenarios/net-inject.toml";
+const IMAGE: &str = "tests/scenarios/net-upgrade.toml";
 /// Requests per redis-benchmark test (SET, then GET).
 const REQUESTS: u32 = 20_000;
 /// Time between two injected faults.
@@ -113,32 +115,38 @@ echo "PHASE faults"
 injector=$!
 bench
 kill $injector
+echo "PHASE upgrade"
+( sleep 1; echo "upgrade kv kv2" > "$AXOLOTL_CONSOLE" ) &
+bench
+wait
 echo "PHASE end"
 "#,
         interval = f64::from(FAULT_EVERY_MS) / 1000.0
     )
 }
 
-/// Splits the script's output (lines prefixed `[host] `) into the two phases' text.
-fn phases(output: &str) -> (String, String) {
-    let mut steady = String::new();
-    let mut faults = String::new();
-    let mut phase = 0;
+/// The phases the script runs, in order.
+const PHASES: [&str; 3] = ["steady", "faults", "upgrade"];
+
+/// Splits the script's output (lines prefixed `[host] `) into each phase's text, in
+/// [`PHASES`] order.
+fn phases(output: &str) -> [String; 3] {
+    let mut texts: [String; 3] = Default::default();
+    let mut phase: Option<usize> = None;
     // A host line may follow the shell's prompt on the same console line.
     let host_lines = output
         .lines()
         .filter_map(|l| l.find("[host] ").map(|i| &l[i + "[host] ".len()..]));
     for line in host_lines {
-        match line {
-            "PHASE steady" => phase = 1,
-            "PHASE faults" => phase = 2,
-            "PHASE end" => phase = 3,
-            _ if phase == 1 => steady.push_str(&format!("{line}\n")),
-            _ if phase == 2 => faults.push_str(&format!("{line}\n")),
-            _ => {}
+        if let Some(name) = line.strip_prefix("PHASE ") {
+            phase = PHASES.iter().position(|p| *p == name);
+            continue;
+        }
+        if let Some(i) = phase {
+            texts[i].push_str(&format!("{line}\n"));
         }
     }
-    (steady, faults)
+    texts
 }
 
 fn errors(text: &str) -> usize {
@@ -160,7 +168,7 @@ pub fn run(ws: &Workspace, arch: Arch) -> Result<(), String> {
     args.extend(machine.net_args(forwarded));
     eprintln!(
         "xtask: bench net on {}: redis-benchmark -t set,get -n {REQUESTS} -c 50, steady, then with \
-         'inject kv null' every {FAULT_EVERY_MS} ms",
+         'inject kv null' every {FAULT_EVERY_MS} ms, then during 'upgrade kv kv2'",
         arch.name()
     );
     let script = script();
@@ -182,54 +190,70 @@ pub fn run(ws: &Workspace, arch: Arch) -> Result<(), String> {
         .join(format!("net-{}.log", arch.name()));
     let _ = std::fs::create_dir_all(log.parent().expect("in a directory"));
     let _ = std::fs::write(&log, &captured.output);
-    let (steady_text, fault_text) = phases(&captured.output);
-    let steady = parse_report(&steady_text);
-    let faulted = parse_report(&fault_text);
+    let texts = phases(&captured.output);
+    let figures: Vec<Vec<Figures>> = texts.iter().map(|t| parse_report(t)).collect();
     let injected = captured
         .output
         .lines()
         .filter(|l| l.contains("fault in 'kv'") && l.contains("re-delivered"))
         .count();
-    if steady.is_empty() || faulted.is_empty() {
+    let upgraded = captured
+        .output
+        .lines()
+        .any(|l| l.contains("upgrade kv -> kv2: committed"));
+    if figures.iter().any(Vec::is_empty) {
         return Err(format!(
-            "bench net: no redis-benchmark report (log: {})",
+            "bench net: a phase has no redis-benchmark report (log: {})",
             log.display()
         ));
     }
+    let errs: Vec<usize> = texts.iter().map(|t| errors(t)).collect();
     println!(
         "bench net ({}): {REQUESTS} requests per test, 50 clients; faults: {injected} injected in \
-         kv and re-delivered; errors: steady {}, during faults {}",
+         kv and re-delivered; upgrade kv -> kv2 {}; errors: steady {}, during faults {}, during \
+         the upgrade {}",
         arch.name(),
-        errors(&steady_text),
-        errors(&fault_text)
+        if upgraded {
+            "committed"
+        } else {
+            "NOT committed"
+        },
+        errs[0],
+        errs[1],
+        errs[2]
     );
     println!(
-        "{:<5} {:<7} {:>9} {:>8} {:>8} {:>8}",
+        "{:<5} {:<8} {:>9} {:>8} {:>8} {:>8}",
         "test", "phase", "rps", "p50 ms", "p99 ms", "p99.9 ms"
     );
-    for (phase, figures) in [("steady", &steady), ("faults", &faulted)] {
+    for (phase, figures) in PHASES.iter().zip(&figures) {
         for f in figures {
             println!(
-                "{:<5} {:<7} {:>9.0} {:>8.3} {:>8.3} {:>8.3}",
+                "{:<5} {:<8} {:>9.0} {:>8.3} {:>8.3} {:>8.3}",
                 f.test, phase, f.rps, f.p50_ms, f.p99_ms, f.p999_ms
             );
         }
     }
-    for f in &faulted {
-        if let Some(s) = steady.iter().find(|s| s.test == f.test) {
-            println!(
-                "{:<5} faults/steady: rps {:.2}x, p50 {:.2}x, p99 {:.2}x, p99.9 {:.2}x",
-                f.test,
-                f.rps / s.rps,
-                f.p50_ms / s.p50_ms,
-                f.p99_ms / s.p99_ms,
-                f.p999_ms / s.p999_ms
-            );
+    for (phase, disturbed) in PHASES.iter().zip(&figures).skip(1) {
+        for f in disturbed {
+            if let Some(s) = figures[0].iter().find(|s| s.test == f.test) {
+                println!(
+                    "{:<5} {phase}/steady: rps {:.2}x, p50 {:.2}x, p99 {:.2}x, p99.9 {:.2}x",
+                    f.test,
+                    f.rps / s.rps,
+                    f.p50_ms / s.p50_ms,
+                    f.p99_ms / s.p99_ms,
+                    f.p999_ms / s.p999_ms
+                );
+            }
         }
     }
     println!("log: {}", log.display());
-    if errors(&steady_text) + errors(&fault_text) > 0 {
+    if errs.iter().sum::<usize>() > 0 {
         return Err("bench net: redis-benchmark reported errors".into());
+    }
+    if !upgraded {
+        return Err("bench net: the upgrade did not commit".into());
     }
     Ok(())
 }
@@ -279,8 +303,8 @@ Summary:
 
     #[test]
     fn phase_split() {
-        let out = "x\naxolotl> [host] PHASE steady\n[host] a\n[host] PHASE faults\n[host] b\n[host] PHASE end\n[host] c\n";
-        assert_eq!(phases(out), ("a\n".into(), "b\n".into()));
+        let out = "x\naxolotl> [host] PHASE steady\n[host] a\n[host] PHASE faults\n[host] b\n[host] PHASE upgrade\n[host] u\n[host] PHASE end\n[host] c\n";
+        assert_eq!(phases(out), ["a\n".to_string(), "b\n".into(), "u\n".into()]);
         assert_eq!(errors("ok\nError from server: x\n"), 1);
     }
 }
