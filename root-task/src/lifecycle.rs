@@ -63,6 +63,31 @@ fn find<'s>(
     Ok((index, server))
 }
 
+/// Sets the upgrader's priority: its image priority while it drives an upgrade (so that its
+/// phases are not interleaved with its clients' time slices, which would stretch the blackout),
+/// or, during probation, where it waits by polling, the lowest priority of the other servers, so
+/// that it yields to everyone who must keep running meanwhile. The root task may raise a thread's
+/// priority again; the upgrader could not.
+fn upgrader_priority(servers: &[Supervised], probation: bool) {
+    let Some(upgrader) = servers.iter().find(|s| s.upgrader) else {
+        return;
+    };
+    let priority = if probation {
+        servers
+            .iter()
+            .filter(|s| !s.upgrader && s.tcb.is_some())
+            .map(|s| s.priority)
+            .min()
+            .unwrap_or(upgrader.priority)
+            .min(upgrader.priority)
+    } else {
+        upgrader.priority
+    };
+    if let Some(tcb) = upgrader.tcb {
+        let _ = tcb.set_priority(priority);
+    }
+}
+
 /// Exchanges the serving version's records with the other version's.
 fn swap(server: &mut Supervised) -> Option<()> {
     let other = server.other.as_mut()?;
@@ -124,12 +149,14 @@ impl v1::Server for Lifecycle<'_> {
             server.version,
             server.program()
         );
-        Ok(Prepared {
+        let prepared = Prepared {
             version,
             slot,
             serving_slot: server.slot,
             serving_version: server.version,
-        })
+        };
+        upgrader_priority(self.servers, false);
+        Ok(prepared)
     }
 
     fn switch(&mut self, _: &mut Caller, name: Name) -> Result<u32, LifecycleError> {
@@ -151,7 +178,9 @@ impl v1::Server for Lifecycle<'_> {
             server.program(),
             server.other.as_ref().map_or(0, |o| o.version)
         );
-        Ok(server.version)
+        let version = server.version;
+        upgrader_priority(self.servers, true);
+        Ok(version)
     }
 
     fn revert(&mut self, _: &mut Caller, name: Name) -> Result<u32, LifecycleError> {
@@ -171,7 +200,9 @@ impl v1::Server for Lifecycle<'_> {
             server.version,
             server.program()
         );
-        Ok(server.version)
+        let version = server.version;
+        upgrader_priority(self.servers, false);
+        Ok(version)
     }
 
     fn commit(&mut self, _: &mut Caller, name: Name) -> Result<(), LifecycleError> {
@@ -180,7 +211,9 @@ impl v1::Server for Lifecycle<'_> {
             Some(o) if o.stage == OtherStage::OldOnProbation => {}
             _ => return Err(LifecycleError::WrongStep),
         }
-        free_other(index, server, self.versions)
+        let freed = free_other(index, server, self.versions);
+        upgrader_priority(self.servers, false);
+        freed
     }
 
     fn discard(&mut self, _: &mut Caller, name: Name) -> Result<(), LifecycleError> {
@@ -189,7 +222,9 @@ impl v1::Server for Lifecycle<'_> {
             Some(o) if matches!(o.stage, OtherStage::Prepared | OtherStage::Reverted) => {}
             _ => return Err(LifecycleError::WrongStep),
         }
-        free_other(index, server, self.versions)
+        let freed = free_other(index, server, self.versions);
+        upgrader_priority(self.servers, false);
+        freed
     }
 
     fn probation(&mut self, _: &mut Caller, name: Name) -> Result<Probation, LifecycleError> {

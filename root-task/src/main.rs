@@ -167,6 +167,7 @@ fn main(bootinfo: &'static BootInfo) -> ! {
                 .collect();
             s.upgradable = desc.upgradable();
             s.upgrader = image.upgrader() == Some(index);
+            s.priority = desc.priority;
             s
         })
         .collect();

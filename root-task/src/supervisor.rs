@@ -92,6 +92,8 @@ pub struct Supervised {
     pub other_faults: u32,
     /// Its threads and frames, if its image lists `patches` (`patch::v1`).
     pub patch: Option<crate::patch::Patchable>,
+    /// Its priority in the image.
+    pub priority: u8,
 }
 
 /// Where the version that does not serve is in an upgrade.
@@ -148,6 +150,7 @@ impl Supervised {
             probation_faults: 0,
             other_faults: 0,
             patch: None,
+            priority: 0,
         }
     }
 

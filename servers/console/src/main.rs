@@ -99,6 +99,13 @@ fn interrupt(console: &mut Console<Driver>, grant: &DeviceGrant) {
     if let Err(e) = grant.irq.ack() {
         warn!("console: acknowledging irq {}: {e}", grant.irq_number);
     }
+    // Bytes that arrived between the drain and the unmask raised the UART's line while the
+    // interrupt was masked; on an edge-triggered line (the 16550 through the I/O APIC) that edge
+    // is gone, and the line stays high, so no other would come. Drain again now that the line is
+    // unmasked: once the receive FIFO is empty the line drops, and the next byte is a new edge.
+    if console.interrupt().is_err() {
+        warn!("console: the uart refused a read");
+    }
 }
 
 /// The UART, whichever the grant describes.
