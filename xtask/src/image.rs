@@ -108,10 +108,11 @@ pub fn build_variant(
     let dir = ws.target_dir.join("variants").join(&variant.program);
     let mut cmd = ws.cargo();
     cmd.args(["build", "--release", "--target", arch.target_triple()])
-        .args(["-p", &variant.package])
-        .args(["--features", &variant.features.join(",")])
-        .arg("--target-dir")
-        .arg(&dir);
+        .args(["-p", &variant.package]);
+    if !variant.features.is_empty() {
+        cmd.args(["--features", &variant.features.join(",")]);
+    }
+    cmd.arg("--target-dir").arg(&dir);
     let status = cmd.status().map_err(|e| format!("cannot run cargo: {e}"))?;
     if !status.success() {
         return Err(format!(
@@ -183,6 +184,19 @@ pub fn write_archive(ws: &Workspace, arch: Arch, image: &Image) -> Result<PathBu
     let desc = axolotl_image::encode(&image.desc, &mut desc_buf)
         .map_err(|e| format!("{}: cannot encode the description: {e}", image.label))?;
 
+    // A server that can be patched runs a build made alone, like its patches: built together with
+    // the other programs, cargo would unify the features of crates they share (the runtime's
+    // `virtio` for netstack, say), and the two builds' layouts would differ for that reason only.
+    for s in image.desc.servers.iter().filter(|s| !s.patches.is_empty()) {
+        if let Some(index) = programs.iter().position(|p| p == s.program.as_str()) {
+            let base = crate::workspace::Variant {
+                program: format!("{}.base", s.program),
+                package: s.program.to_string(),
+                features: Vec::new(),
+            };
+            elfs[index] = build_variant(ws, arch, &base)?;
+        }
+    }
     let mut entries: Vec<(&str, archive::EntryKind, &[u8])> =
         vec![("root-task", archive::EntryKind::RootTask, &root_task)];
     for (p, elf) in programs.iter().zip(&elfs) {

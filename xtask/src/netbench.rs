@@ -162,9 +162,7 @@ pub fn run(ws: &Workspace, arch: Arch) -> Result<(), String> {
     setup::ensure_qemu(&[&machine])?;
     let built = image::build(ws, arch, &ws.root.join(IMAGE))?;
     let mut args = machine.args(arch, &built.kernel, &built.archive, Console::Piped, false);
-    let port = relay::free_port()?;
-    let forwarded = relay::free_port()?;
-    relay::start(port, forwarded)?;
+    let (port, forwarded) = relay::start_on_free_ports()?;
     args.extend(machine.net_args(forwarded));
     eprintln!(
         "xtask: bench net on {}: redis-benchmark -t set,get -n {REQUESTS} -c 50, steady, then with \

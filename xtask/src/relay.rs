@@ -34,14 +34,34 @@ pub fn free_port() -> Result<u16, String> {
 pub fn start(listen_port: u16, upstream_port: u16) -> Result<(), String> {
     let listener = TcpListener::bind(("127.0.0.1", listen_port))
         .map_err(|e| format!("cannot listen on 127.0.0.1:{listen_port}: {e}"))?;
+    relay(listener, upstream_port);
+    Ok(())
+}
+
+/// [`start`] on a port the system picks, bound at once (no other process can take it between
+/// choosing and listening), relaying to a free port picked after it (so the two differ, and QEMU
+/// can take the second): returns (relay port, upstream port).
+pub fn start_on_free_ports() -> Result<(u16, u16), String> {
+    let listener = TcpListener::bind(("127.0.0.1", 0))
+        .map_err(|e| format!("cannot listen on a free port: {e}"))?;
+    let port = listener
+        .local_addr()
+        .map_err(|e| format!("cannot find the relay's port: {e}"))?
+        .port();
+    let upstream = free_port()?;
+    relay(listener, upstream);
+    Ok((port, upstream))
+}
+
+/// Relays every connection `listener` accepts to `127.0.0.1:upstream_port`.
+fn relay(listener: TcpListener, upstream_port: u16) {
     let connecting = Arc::new(Mutex::new(()));
     thread::spawn(move || {
         for client in listener.incoming().flatten() {
             let connecting = Arc::clone(&connecting);
-            thread::spawn(move || relay(client, upstream_port, &connecting));
+            thread::spawn(move || relay_one(client, upstream_port, &connecting));
         }
     });
-    Ok(())
 }
 
 fn connect(port: u16, connecting: &Mutex<()>) -> Option<TcpStream> {
@@ -61,7 +81,7 @@ fn connect(port: u16, connecting: &Mutex<()>) -> Option<TcpStream> {
     }
 }
 
-fn relay(client: TcpStream, upstream_port: u16, connecting: &Mutex<()>) {
+fn relay_one(client: TcpStream, upstream_port: u16, connecting: &Mutex<()>) {
     let Some(upstream) = connect(upstream_port, connecting) else {
         return;
     };

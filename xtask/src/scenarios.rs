@@ -229,11 +229,7 @@ fn run_one(ws: &Workspace, arch: Arch, machine: &Machine, kernel: &Path, case: &
                 tail: Vec::new(),
             };
         }
-        let ports = relay::free_port().and_then(|port| {
-            let forwarded = relay::free_port()?;
-            relay::start(port, forwarded)?;
-            Ok((port, forwarded))
-        });
+        let ports = relay::start_on_free_ports();
         match ports {
             Ok((port, forwarded)) => {
                 args.extend(machine.net_args(forwarded));
