@@ -230,6 +230,21 @@ impl Builder {
         }
     }
 
+    /// Makes a frame in a fresh root slot and fills it through [`fill_frame`](Self::fill_frame);
+    /// on failure nothing is left behind.
+    pub fn make_filled_frame(
+        &mut self,
+        what: &'static str,
+        fill: impl FnOnce(&mut [u8]),
+    ) -> Result<Cap<Frame>, BuildError> {
+        let frame: Cap<Frame> = self.make(ObjectType::Frame, 0, what)?;
+        if let Err(e) = self.fill_frame(frame, fill) {
+            let _ = self.delete(frame);
+            return Err(e);
+        }
+        Ok(frame)
+    }
+
     /// Maps `frame` at [`SCRATCH_VADDR`] in the root's VSpace, lets `fill` write the page, and
     /// unmaps it again.
     pub fn fill_frame<R>(

@@ -96,6 +96,26 @@ pub struct Page {
     pub executable: bool,
 }
 
+impl Page {
+    /// The rights its mapping gets.
+    pub fn rights(&self) -> axolotl_abi::CapRights {
+        if self.writable {
+            axolotl_abi::CapRights::READ_WRITE
+        } else {
+            axolotl_abi::CapRights::READ
+        }
+    }
+
+    /// The attributes its mapping gets (executable or not).
+    pub fn attributes(&self) -> axolotl_abi::VmAttributes {
+        if self.executable {
+            axolotl_abi::VmAttributes::EXECUTE
+        } else {
+            axolotl_abi::VmAttributes::NONE
+        }
+    }
+}
+
 /// A checked ELF executable.
 #[derive(Clone, Copy)]
 pub struct Elf<'a> {

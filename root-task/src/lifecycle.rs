@@ -23,7 +23,6 @@ use crate::policy::Recovery;
 use crate::supervisor::{OtherStage, OtherVersion, Supervised, Versions};
 use axolotl_abi::{FaultKind, MessageInfo};
 use axolotl_rt::get_mr;
-use axolotl_rt::server_info::CONTROL_INJECT;
 use ipc_schema::interfaces::common::Name;
 use ipc_schema::lifecycle::v1::{self, LifecycleError, Prepared, Probation, Program, Report};
 use ipc_schema::{Caller, IpcError};
@@ -165,9 +164,7 @@ impl v1::Server for Lifecycle<'_> {
             return Err(LifecycleError::WrongStep);
         }
         // The fault word of the version that served is its own page's: disarm it.
-        if server.armed.is_some() {
-            server.set_control(CONTROL_INJECT, 0);
-        }
+        server.disarm();
         swap(server).ok_or(LifecycleError::WrongStep)?;
         if let Some(other) = server.other.as_mut() {
             other.stage = OtherStage::OldOnProbation;
@@ -188,9 +185,7 @@ impl v1::Server for Lifecycle<'_> {
         if server.other.as_ref().map(|o| o.stage) != Some(OtherStage::OldOnProbation) {
             return Err(LifecycleError::WrongStep);
         }
-        if server.armed.is_some() {
-            server.set_control(CONTROL_INJECT, 0);
-        }
+        server.disarm();
         swap(server).ok_or(LifecycleError::WrongStep)?;
         if let Some(other) = server.other.as_mut() {
             other.stage = OtherStage::Reverted;

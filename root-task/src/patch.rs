@@ -368,16 +368,8 @@ impl Patcher<'_> {
         let mut info = PatchInfo::default();
         // The new build's code and read-only data: fresh frames.
         for page in new.pages().filter(|pg| !pg.writable) {
-            let frame: Cap<Frame> = b.make(ObjectType::Frame, 0, "make a code frame")?;
-            if let Err(e) = b.fill_frame(frame, |dest| new.fill_page(page.vaddr, dest)) {
-                let _ = b.delete(frame);
-                return Err(e);
-            }
-            let attrs = if page.executable {
-                VmAttributes::EXECUTE
-            } else {
-                VmAttributes::NONE
-            };
+            let frame =
+                b.make_filled_frame("make a code frame", |dest| new.fill_page(page.vaddr, dest))?;
             map_and_keep(
                 b,
                 &mut storage,
@@ -385,7 +377,7 @@ impl Patcher<'_> {
                 vspace,
                 page.vaddr,
                 CapRights::READ,
-                attrs,
+                page.attributes(),
             )?;
             info.code_pages += 1;
         }

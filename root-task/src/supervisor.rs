@@ -159,6 +159,15 @@ impl Supervised {
         self.upgrades.first().map_or("?", |p| p.as_str())
     }
 
+    /// Disarms the fault armed in its control words, if any; returns it.
+    pub fn disarm(&mut self) -> Option<InjectKind> {
+        let armed = self.armed.take();
+        if armed.is_some() {
+            self.set_control(CONTROL_INJECT, 0);
+        }
+        armed
+    }
+
     /// Sets its control word `word` (through the root task's mapping of its info page).
     pub(crate) fn set_control(&self, word: usize, value: u64) -> bool {
         let Some(page) = self.control else {
@@ -477,8 +486,7 @@ fn restart_server(server: &mut Supervised, index: usize, restart: Restart) {
                     .map_or(0, |s| s.commits);
                 server.recovery.restarted_at(commits);
                 server.stopped = false;
-                server.set_control(CONTROL_INJECT, 0);
-                server.armed = None;
+                server.disarm();
                 warn!(
                     "'{name}' restarted from its snapshot (generation {}): {pages} pages, the \
                      state after {point} requests",
@@ -501,8 +509,7 @@ fn restart_server(server: &mut Supervised, index: usize, restart: Restart) {
             }
         }
     }
-    server.set_control(CONTROL_INJECT, 0);
-    server.armed = None;
+    server.disarm();
     match restart.restart(index, server.slot) {
         Some(rebuilt) => {
             server.tcb = Some(rebuilt.tcb);
@@ -526,26 +533,28 @@ fn restart_server(server: &mut Supervised, index: usize, restart: Restart) {
     }
 }
 
+/// ` (injected: KIND)` after a fault's description when the fault was injected.
+#[derive(Clone, Copy)]
+struct Injected(Option<InjectKind>);
+
+impl core::fmt::Display for Injected {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.0 {
+            Some(kind) => write!(f, " (injected: {})", kind.name()),
+            None => Ok(()),
+        }
+    }
+}
+
 /// Handles a fault; returns whether the server should be restarted from its image.
 fn handle_fault(server: &mut Supervised, message: MessageInfo) -> bool {
     let (pc, address, syndrome, flags) = (get_mr(0), get_mr(1), get_mr(2), get_mr(3));
     server.faults += 1;
     // An injected fault fires once: disarm it before the request is re-delivered.
-    let injected = server.armed.take();
-    if injected.is_some() {
-        server.set_control(CONTROL_INJECT, 0);
-    }
+    let what_injected = Injected(server.disarm());
     let name = server.name.as_str();
     let kind = FaultKind::from_u64(message.label());
     let what = kind.map_or("unknown fault kind", FaultKind::name);
-    let what_injected = injected.map_or("", |k| match k {
-        InjectKind::Null => " (injected: null)",
-        InjectKind::Wild => " (injected: wild)",
-        InjectKind::Panic => " (injected: panic)",
-        InjectKind::Loop => " (injected: loop)",
-        InjectKind::Undef => " (injected: undef)",
-        InjectKind::Stack => " (injected: stack)",
-    });
     let status = server.tx.and_then(|tx| tx.status().ok().map(|s| (tx, s)));
     let view = status.map(|(_, s)| TxView {
         in_transaction: s.in_transaction,

@@ -463,22 +463,17 @@ fn build_in(
     // The program: each page filled through the scratch mapping, then mapped with the union of
     // the permissions of the segments in it.
     for page in elf.pages() {
-        let frame = b.make(ObjectType::Frame, 0, "make a program frame")?;
-        if let Err(e) = b.fill_frame(frame, |dest| elf.fill_page(page.vaddr, dest)) {
-            let _ = b.delete(frame);
-            return Err(e);
-        }
-        let rights = if page.writable {
-            CapRights::READ_WRITE
-        } else {
-            CapRights::READ
-        };
-        let attrs = if page.executable {
-            VmAttributes::EXECUTE
-        } else {
-            VmAttributes::NONE
-        };
-        place(b, &mut server, frame, page.vaddr, rights, attrs)?;
+        let frame = b.make_filled_frame("make a program frame", |dest| {
+            elf.fill_page(page.vaddr, dest)
+        })?;
+        place(
+            b,
+            &mut server,
+            frame,
+            page.vaddr,
+            page.rights(),
+            page.attributes(),
+        )?;
         server.pages.program += 1;
     }
 

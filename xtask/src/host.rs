@@ -12,8 +12,8 @@ use crate::qemu::{Captured, guest_exit};
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// The host half of a scenario.
@@ -56,32 +56,7 @@ pub fn run_with_host(
             }
         }
     });
-    let output = Arc::new(Mutex::new(Vec::new()));
-    let readers: Vec<_> = [
-        child
-            .stdout
-            .take()
-            .map(|r| Box::new(r) as Box<dyn Read + Send>),
-        child
-            .stderr
-            .take()
-            .map(|r| Box::new(r) as Box<dyn Read + Send>),
-    ]
-    .into_iter()
-    .flatten()
-    .map(|mut r| {
-        let output = Arc::clone(&output);
-        std::thread::spawn(move || {
-            let mut chunk = [0u8; 4096];
-            while let Ok(n) = r.read(&mut chunk) {
-                if n == 0 {
-                    break;
-                }
-                output.lock().unwrap().extend_from_slice(&chunk[..n]);
-            }
-        })
-    })
-    .collect();
+    let (output, readers) = crate::qemu::collect_output(&mut child);
 
     let deadline = start + timeout;
     let ended = Arc::new(std::sync::atomic::AtomicBool::new(false));

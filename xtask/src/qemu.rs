@@ -40,6 +40,40 @@ pub fn run_attached(program: &str, args: &[String], kind: ExitKind) -> Result<Gu
 }
 
 /// A headless run.
+/// Collects `child`'s standard output and error, as they come, into one buffer: one reader
+/// thread each, to join once the child has ended.
+pub fn collect_output(
+    child: &mut std::process::Child,
+) -> (Arc<Mutex<Vec<u8>>>, Vec<std::thread::JoinHandle<()>>) {
+    let output = Arc::new(Mutex::new(Vec::new()));
+    let readers = [
+        child
+            .stdout
+            .take()
+            .map(|r| Box::new(r) as Box<dyn Read + Send>),
+        child
+            .stderr
+            .take()
+            .map(|r| Box::new(r) as Box<dyn Read + Send>),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|mut r| {
+        let output = Arc::clone(&output);
+        std::thread::spawn(move || {
+            let mut chunk = [0u8; 4096];
+            while let Ok(n) = r.read(&mut chunk) {
+                if n == 0 {
+                    break;
+                }
+                output.lock().unwrap().extend_from_slice(&chunk[..n]);
+            }
+        })
+    })
+    .collect();
+    (output, readers)
+}
+
 pub struct Captured {
     /// stdout and stderr, interleaved as they came.
     pub output: String,
@@ -138,32 +172,7 @@ pub fn run_watched(
         }
         _ => None,
     };
-    let output = Arc::new(Mutex::new(Vec::new()));
-    let readers: Vec<_> = [
-        child
-            .stdout
-            .take()
-            .map(|r| Box::new(r) as Box<dyn Read + Send>),
-        child
-            .stderr
-            .take()
-            .map(|r| Box::new(r) as Box<dyn Read + Send>),
-    ]
-    .into_iter()
-    .flatten()
-    .map(|mut r| {
-        let output = Arc::clone(&output);
-        std::thread::spawn(move || {
-            let mut chunk = [0u8; 4096];
-            while let Ok(n) = r.read(&mut chunk) {
-                if n == 0 {
-                    break;
-                }
-                output.lock().unwrap().extend_from_slice(&chunk[..n]);
-            }
-        })
-    })
-    .collect();
+    let (output, readers) = collect_output(&mut child);
     let deadline = start + timeout;
     let (mut seen, mut last_progress) = (0, Instant::now());
     let status = loop {
