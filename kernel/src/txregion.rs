@@ -33,6 +33,7 @@ use crate::vspace;
 use axolotl_abi::invocation::TX_ABORT_REDELIVER;
 use axolotl_abi::{Error, MessageInfo, PAGE_SIZE};
 use axolotl_kcore::undo::{self, Ranges, UndoEntry, UndoLog};
+use axolotl_kcore::verify::{Digest, DualRun, Verdict};
 use core::ptr::NonNull;
 
 const PAGE: u64 = PAGE_SIZE as u64;
@@ -66,6 +67,9 @@ pub struct TxRegion {
     pub log: UndoLog<LOG_CAPACITY>,
     /// The snapshot being copied, if any (`crate::snapshot`).
     pub snapshot: Option<crate::snapshot::SnapPtr>,
+    /// Verified transactions (`TxRegionSetVerify`): every request runs twice ([`verify`]).
+    pub verify: bool,
+    pub dual: DualRun,
 }
 
 const _: () = assert!(core::mem::size_of::<TxRegion>() <= PAGE_SIZE);
@@ -102,6 +106,8 @@ pub fn make(paddr: u64, bits: u32) -> TxPtr {
     reg.began = 0;
     reg.log = UndoLog::new();
     reg.snapshot = None;
+    reg.verify = false;
+    reg.dual = DualRun::new();
     r
 }
 
@@ -189,8 +195,16 @@ fn begin_in(t: TcbPtr, r: TxPtr, ep: NonNull<Endpoint>, badge: u64) {
     reg.request_ep = Some(ep);
     reg.request_badge = badge;
     reg.request_info = tcb.ctx.info();
-    if reg.budget != 0 {
+    if reg.budget != 0 || reg.verify {
         reg.began = Cpu::read_counter();
+    }
+    if reg.verify {
+        reg.dual.begin();
+        scrub_dead_stack(reg);
+        // Time is an input of the request: both runs see the time of its delivery.
+        if let Some(buf) = tcb.ipc_buffer() {
+            buf.request_time = reg.began;
+        }
     }
 }
 
@@ -448,6 +462,112 @@ pub fn resume_at(t: TcbPtr, ctx: UserContext, ep: NonNull<Endpoint>) {
     tcb.ctx = ctx;
     tcb.fault = None;
     crate::ipc::receive(t, ep, true);
+}
+
+/// Turns verified transactions on or off (takes effect at the next request).
+pub fn set_verify(r: TxPtr, on: bool) {
+    let reg = region(r);
+    reg.verify = on;
+    reg.dual.end();
+}
+
+/// `TxVerify` from `t`, whose request produced a reply with digest `reply`: the first run is
+/// rewound and runs again, the second is compared with it (see `axolotl_kcore::verify`).
+pub fn verify(t: TcbPtr, reply: u64) -> Result<(), Error> {
+    let r = tcb_mut(t).tx.ok_or(Error::IllegalOperation)?;
+    let reg = region(r);
+    if !reg.verify || !reg.active || reg.bound != Some(t) {
+        return Err(Error::IllegalOperation);
+    }
+    let digest = run_digest(reg, reply);
+    match reg.dual.check(digest) {
+        Verdict::Refused => Err(Error::IllegalOperation),
+        Verdict::Agree => Ok(()),
+        Verdict::Rerun => {
+            rewind(reg);
+            let tcb = tcb_mut(t);
+            tcb.ctx = reg.checkpoint;
+            Ok(())
+        }
+        Verdict::Disagree { first, second } => {
+            let pc = tcb_mut(t).ctx.pc;
+            crate::ipc::raise_fault(
+                t,
+                crate::tcb::Fault {
+                    kind: axolotl_abi::FaultKind::TxVerifyMismatch,
+                    words: [pc, first, second, 0],
+                },
+            );
+            Ok(())
+        }
+    }
+}
+
+/// The digest of one run: the reply's, then every page the transaction dirtied (address, and
+/// its contents from the entry's offset: dead stack below the receive-time stack pointer is
+/// not part of the result).
+fn run_digest(reg: &TxRegion, reply: u64) -> u64 {
+    let mut d = Digest::new();
+    d.word(reply);
+    for e in reg.log.entries() {
+        d.word(e.vaddr);
+        let from = (e.offset as usize).min(PAGE_SIZE);
+        // SAFETY: `e.frame` is a page of this region's address space recorded in this
+        // transaction, in the kernel window; nothing writes it while the kernel runs.
+        let page = unsafe {
+            core::slice::from_raw_parts(
+                phys_to_virt(e.frame + from as u64) as *const u8,
+                PAGE_SIZE - from,
+            )
+        };
+        d.bytes(page);
+    }
+    d.word(reg.log.len() as u64);
+    d.finish()
+}
+
+/// Copies every pre-image back, newest first, keeping the pages logged and writable: the
+/// second run writes them again without a trap, and an abort still restores them.
+fn rewind(reg: &mut TxRegion) {
+    for (i, e) in reg.log.entries().iter().enumerate().rev() {
+        if (e.offset as usize) < PAGE_SIZE {
+            // SAFETY: as in `abort`.
+            unsafe {
+                Cpu::copy_page(
+                    phys_to_virt(e.frame),
+                    phys_to_virt(reg.pool + i as u64 * PAGE),
+                    e.offset as usize,
+                )
+            };
+        }
+        reprotect(reg.asid, e);
+    }
+    reg.log.clear();
+    scrub_dead_stack(reg);
+}
+
+/// Zeroes the region's stack below the checkpoint's stack pointer. That stack is dead at the
+/// receive point, but a run may still copy bytes of it into live data (the uninitialised tail of
+/// a fixed-capacity buffer moved whole); both runs of a verified request start with it zeroed,
+/// so they copy the same bytes.
+fn scrub_dead_stack(reg: &TxRegion) {
+    let (lo, hi) = reg.stack;
+    let sp = reg.checkpoint.sp;
+    if lo >= hi || sp <= lo || sp > hi {
+        return;
+    }
+    for page in (lo..sp).step_by(PAGE as usize) {
+        let Some(pte) = vspace::leaf_entry(reg.root, page) else {
+            continue;
+        };
+        let Pte::Page(frame) = Cpu::pte_decode(*pte, vspace::LEVELS - 1) else {
+            continue;
+        };
+        let len = (sp - page).min(PAGE) as usize;
+        // SAFETY: a mapped page of this region's stack, in the kernel window; only its part
+        // below the checkpoint's stack pointer (dead at the receive point) is written.
+        unsafe { core::ptr::write_bytes(phys_to_virt(frame) as *mut u8, 0, len) };
+    }
 }
 
 /// Sets the time budget of each request, in counter ticks (0: none).

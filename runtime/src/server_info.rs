@@ -378,6 +378,9 @@ pub struct ServerInfo {
     pub n_upgradables: u64,
     /// Threads serving its endpoints (0 or 1: only the main thread); see [`thread_window`].
     pub threads: u64,
+    /// Non-zero: its requests are verified transactions (`verify = true`): [`serve`]
+    /// (crate::ipc_transport::serve) asks the kernel to compare two runs of each one.
+    pub verify: u64,
 }
 
 const _: () = assert!(core::mem::size_of::<ServerInfo>() <= SERVER_CONTROL_OFFSET);
@@ -400,6 +403,16 @@ pub fn armed_fault() -> u64 {
     // page and outside the `ServerInfo` the server holds a reference to, so this volatile load
     // aliases no Rust reference while the supervisor changes the word.
     unsafe { core::ptr::read_volatile(word as *const u64) }
+}
+
+/// Whether this server's requests are verified transactions ([`ServerInfo::verify`]). Servers
+/// only.
+pub fn verified_requests() -> bool {
+    let word = SERVER_INFO_VADDR as usize + core::mem::offset_of!(ServerInfo, verify);
+    // SAFETY: as in `armed_fault`: the page is mapped read-only at SERVER_INFO_VADDR for the
+    // server's whole life, and the field is 8-byte aligned inside it; a volatile load makes no
+    // reference.
+    unsafe { core::ptr::read_volatile(word as *const u64) != 0 }
 }
 
 impl ServerInfo {
@@ -432,6 +445,7 @@ impl ServerInfo {
             upgradables: [UpgradableEntry::EMPTY; MAX_UPGRADABLES],
             n_upgradables: 0,
             threads: 1,
+            verify: 0,
         };
         info.name_len = copy_name(&mut info.name, name) as u64;
         info
