@@ -485,6 +485,7 @@ pub fn verify(t: TcbPtr, reply: u64) -> Result<(), Error> {
         Verdict::Agree => Ok(()),
         Verdict::Rerun => {
             rewind(reg);
+            redeliver_words(t, MessageInfo(reg.request_info).length());
             let tcb = tcb_mut(t);
             tcb.ctx = reg.checkpoint;
             Ok(())
@@ -500,6 +501,21 @@ pub fn verify(t: TcbPtr, reply: u64) -> Result<(), Error> {
             );
             Ok(())
         }
+    }
+}
+
+/// The first run wrote its reply over the request's words in the IPC buffer: copies them again
+/// from the caller's buffer (it waits in its `Call`, its message unchanged, as for a
+/// re-delivery). The words in CPU registers come back with the checkpoint.
+fn redeliver_words(t: TcbPtr, length: usize) {
+    use axolotl_abi::message::{MSG_MAX_LENGTH, MSG_REGISTERS_IN_CPU};
+    let n = length.min(MSG_MAX_LENGTH);
+    if n <= MSG_REGISTERS_IN_CPU {
+        return;
+    }
+    let Some(c) = tcb_mut(t).caller else { return };
+    if let (Some(s), Some(r)) = (tcb_mut(c).ipc_buffer(), tcb_mut(t).ipc_buffer()) {
+        r.msg[MSG_REGISTERS_IN_CPU..n].copy_from_slice(&s.msg[MSG_REGISTERS_IN_CPU..n]);
     }
 }
 

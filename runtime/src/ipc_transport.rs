@@ -219,9 +219,6 @@ where
     }
     let (label, reply_words, then) =
         (context.handler)(on, &mut caller, info.label(), &request[..words], reply);
-    if crate::server_info::verified_requests() {
-        verify(label, &reply[..reply_words.min(MSG_WORDS)], then, &caller);
-    }
     if let (Some(r), Some(_)) = (context.cap_receive, caller.received_cap()) {
         // Nobody claimed it: free the slot for the next one. Failure leaves the slot full,
         // and the next capability-carrying request gets `MissingCapability`.
@@ -239,22 +236,30 @@ where
         None => 0,
     };
     set_receive_slot(0, receive_slot);
+    if crate::server_info::verified_requests() {
+        verify(label, reply_words, reply_caps, then);
+    }
     Pair(
         MessageInfo::new(label, reply_caps, reply_words).0,
         then as u64,
     )
 }
 
-/// A verified transaction (`verify = true`): the request ran once and produced this reply; the
-/// kernel rewinds the request and runs it again, then compares the two runs' digests (the reply's
-/// and the memory the request dirtied). Returns when they agree; a disagreement is a fault the
-/// supervisor rolls back. A refusal (no transaction open: it cannot happen to a correct server)
-/// faults too, rather than send a reply nothing checked.
-fn verify(label: u64, words: &[u64], then: usize, caller: &Caller) {
+/// A verified transaction (`verify = true`): the request ran once and its reply is in the message
+/// registers; the kernel rewinds the request and runs it again, then compares the two runs'
+/// digests (the reply as it will be sent, read back from the message registers, and the memory
+/// the request dirtied). Returns when they agree; a disagreement is a fault the supervisor rolls
+/// back. A refusal (no transaction open: it cannot happen to a correct server) faults too, rather
+/// than send a reply nothing checked.
+fn verify(label: u64, words: usize, caps: usize, then: usize) {
     let mut d = axolotl_abi::verify::Digest::new();
-    d.word(axolotl_abi::verify::reply_digest(label, words));
+    d.word(label);
+    for i in 0..words {
+        d.word(get_mr(i));
+    }
+    d.word(words as u64);
+    d.word(caps as u64);
     d.word(then as u64);
-    d.word(caller.reply_cap().map_or(0, |c| c.0));
     if crate::syscall::tx_verify(d.finish()) != 0 {
         log::error!("the kernel refused to verify a request: faulting");
         crate::arch::fault()

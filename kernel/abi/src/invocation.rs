@@ -193,6 +193,6 @@ mod tests {
                 seen += 1;
             }
         }
-        assert_eq!(seen, 43);
+        assert_eq!(seen, 44);
     }
 }

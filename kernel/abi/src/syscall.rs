@@ -43,7 +43,7 @@ pub enum Syscall {
     /// buffer is untouched), little-endian.
     DebugWrite = 10,
     /// Verified transactions: the calling thread's request produced its reply, whose digest
-    /// ([`crate::verify::reply_digest`]) is in MR0. Only for a thread bound to a region with
+    /// ([`crate::verify::Digest`] of its label, words and capabilities) is in MR0. Only for a thread bound to a region with
     /// verification on (`TxRegionSetVerify`) and inside a transaction; otherwise the status is
     /// `IllegalOperation`. After the first run the thread is back at its receive point with the
     /// request (memory rewound); after the second, agreeing, the status is 0; disagreeing, a

@@ -18,7 +18,7 @@
 //! with the pre-images), so a fault that changes the reply or the memory the request leaves is
 //! detected, where a single run would have committed it.
 
-pub use axolotl_abi::verify::{Digest, reply_digest};
+pub use axolotl_abi::verify::Digest;
 
 /// Where a verified transaction is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
