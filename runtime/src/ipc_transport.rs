@@ -260,7 +260,7 @@ fn verify(label: u64, words: usize, caps: usize, then: usize) {
     d.word(words as u64);
     d.word(caps as u64);
     d.word(then as u64);
-    if crate::syscall::tx_verify(d.finish()) != 0 {
+    if crate::syscall::tx_verify(d.finish()).is_err() {
         log::error!("the kernel refused to verify a request: faulting");
         crate::arch::fault()
     }

@@ -92,9 +92,16 @@ pub(crate) fn serve_step(src: CPtr, reply: Option<MessageInfo>) -> (u64, Message
 /// runs agree. After the first run it does not return: the thread is back where its last
 /// `ReplyRecv` returned with this request, its transactional memory as it was then (the same
 /// rewind as an aborted transaction, without the supervisor); after a disagreeing second run it
-/// faults. For [`crate::ipc_transport::serve`] only.
-pub(crate) fn tx_verify(reply: u64) -> u64 {
-    arch::syscall(Syscall::TxVerify as u64, 0, 0, [reply, 0, 0, 0]).status
+/// faults. [`crate::ipc_transport::serve`] calls it in a server with `verify = true`; from any
+/// other thread, or outside a request, the kernel refuses it (`IllegalOperation`).
+pub fn tx_verify(reply: u64) -> Result<(), Error> {
+    check(arch::syscall(
+        Syscall::TxVerify as u64,
+        0,
+        0,
+        [reply, 0, 0, 0],
+    ))
+    .map(drop)
 }
 
 /// Replies to the current caller (if any), then blocks receiving on `src`: the server loop.
