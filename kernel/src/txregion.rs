@@ -375,20 +375,7 @@ pub fn abort(r: TxPtr, flags: u64, reply_label: u64) -> Result<u64, Error> {
     let caller = tcb_mut(t).caller.take();
     sched::suspend(t);
     let restored = reg.log.len() as u64;
-    for (i, e) in reg.log.entries().iter().enumerate().rev() {
-        if (e.offset as usize) < PAGE_SIZE {
-            // SAFETY: as in `write_fault`, in the other direction.
-            unsafe {
-                Cpu::copy_page(
-                    phys_to_virt(e.frame),
-                    phys_to_virt(reg.pool + i as u64 * PAGE),
-                    e.offset as usize,
-                )
-            };
-        }
-        reprotect(reg.asid, e);
-    }
-    reg.log.clear();
+    restore_log(reg);
     reg.active = false;
     reg.aborts += 1;
     crate::inject::thread_reset(t);
@@ -542,12 +529,12 @@ fn run_digest(reg: &TxRegion, reply: u64) -> u64 {
     d.finish()
 }
 
-/// Copies every pre-image back, newest first, keeping the pages logged and writable: the
-/// second run writes them again without a trap, and an abort still restores them.
-fn rewind(reg: &mut TxRegion) {
+/// Copies every pre-image back, newest first, write-protects the pages again and empties the
+/// log: the transaction's memory is as it was when its request was delivered.
+fn restore_log(reg: &mut TxRegion) {
     for (i, e) in reg.log.entries().iter().enumerate().rev() {
         if (e.offset as usize) < PAGE_SIZE {
-            // SAFETY: as in `abort`.
+            // SAFETY: as in `write_fault`, in the other direction.
             unsafe {
                 Cpu::copy_page(
                     phys_to_virt(e.frame),
@@ -559,6 +546,13 @@ fn rewind(reg: &mut TxRegion) {
         reprotect(reg.asid, e);
     }
     reg.log.clear();
+}
+
+/// The end of a verified request's first run: its memory goes back to the delivery point (its
+/// pages re-protected, so the second run logs them again in its own order) and the dead stack is
+/// zeroed as it was for the first run.
+fn rewind(reg: &mut TxRegion) {
+    restore_log(reg);
     scrub_dead_stack(reg);
 }
 
