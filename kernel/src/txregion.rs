@@ -70,6 +70,10 @@ pub struct TxRegion {
     /// Verified transactions (`TxRegionSetVerify`): every request runs twice ([`verify`]).
     pub verify: bool,
     pub dual: DualRun,
+    /// The lowest stack page below a receive-time stack pointer that a request ever wrote (0:
+    /// none): dead stack is writable for good once written, and what lies below this page was
+    /// never written by a request, so the scrub before each verified run stops here.
+    pub dead_low: u64,
 }
 
 const _: () = assert!(core::mem::size_of::<TxRegion>() <= PAGE_SIZE);
@@ -108,6 +112,7 @@ pub fn make(paddr: u64, bits: u32) -> TxPtr {
     reg.snapshot = None;
     reg.verify = false;
     reg.dual = DualRun::new();
+    reg.dead_low = 0;
     r
 }
 
@@ -323,7 +328,11 @@ fn save_page(reg: &mut TxRegion, page: u64) -> WriteFault {
     };
     match offset {
         // Dead stack below the receive point: writable for good.
-        None => {}
+        None => {
+            if reg.dead_low == 0 || page < reg.dead_low {
+                reg.dead_low = page;
+            }
+        }
         Some(offset) => {
             let entry = UndoEntry {
                 vaddr: page,
@@ -559,17 +568,29 @@ fn rewind(reg: &mut TxRegion) {
 /// Zeroes the region's stack below the checkpoint's stack pointer. That stack is dead at the
 /// receive point, but a run may still copy bytes of it into live data (the uninitialised tail of
 /// a fixed-capacity buffer moved whole); both runs of a verified request start with it zeroed,
-/// so they copy the same bytes.
+/// so they copy the same bytes. Only down to the lowest page a request ever wrote
+/// (`dead_low`): the pages below were not written since the server started, so no run changes
+/// them and both runs read the same bytes there.
 fn scrub_dead_stack(reg: &TxRegion) {
     let (lo, hi) = reg.stack;
     let sp = reg.checkpoint.sp;
     if lo >= hi || sp <= lo || sp > hi {
         return;
     }
-    for page in (lo..sp).step_by(PAGE as usize) {
+    // Before any request wrote dead stack, all of it (start-up may have written it).
+    let from = if reg.dead_low > lo && reg.dead_low < sp {
+        reg.dead_low
+    } else {
+        lo
+    };
+    for page in (from..sp).step_by(PAGE as usize) {
         let Some(pte) = vspace::leaf_entry(reg.root, page) else {
             continue;
         };
+        // Only the region's own pages (tagged when the range was added), never a device.
+        if *pte & Cpu::PTE_TX == 0 || Cpu::pte_is_device(*pte) {
+            continue;
+        }
         let Pte::Page(frame) = Cpu::pte_decode(*pte, vspace::LEVELS - 1) else {
             continue;
         };
