@@ -13,6 +13,7 @@
 //! | `commit` | `OldOnProbation` | none | frees the old version |
 //! | `discard` | `Prepared`, `Reverted` | none | frees the version that is not serving |
 //! | `probation` | any | | the serving version's faults since `switch` |
+//! | `carry_caps` | `Prepared`, `OldOnProbation` | same | the other version's boot-empty CNode slots become copies of the serving version's (`Versions::carry_caps`) |
 //!
 //! Faults of the version that is not serving (a new one failing during its import, the frozen old
 //! one) are counted ([`other_version_fault`]): a fault inside a request aborts its transaction and
@@ -240,6 +241,24 @@ impl v1::Server for Lifecycle<'_> {
     ) -> Result<Report, LifecycleError> {
         // The upgrader runs upgrades; the supervisor never blocks on a server.
         Err(LifecycleError::NotHere)
+    }
+
+    /// Forward (the new version `Prepared`, the old one serving and frozen) and when a rollback
+    /// carries the state back (the old version `OldOnProbation`, the new one serving and
+    /// frozen): the capabilities go where the state goes. The source keeps its own; the copies
+    /// go with their version's Untyped when it is freed.
+    fn carry_caps(&mut self, _: &mut Caller, name: Name) -> Result<u32, LifecycleError> {
+        let (index, server) = self.server(&name)?;
+        let to = match &server.other {
+            Some(o) if matches!(o.stage, OtherStage::Prepared | OtherStage::OldOnProbation) => {
+                o.slot
+            }
+            _ => return Err(LifecycleError::WrongStep),
+        };
+        let from = server.slot;
+        self.versions
+            .carry_caps(index, from, to)
+            .ok_or(LifecycleError::WrongStep)
     }
 }
 

@@ -4,7 +4,7 @@
 //! [`LifecycleError::NotHere`]):
 //!
 //! - the **supervisor** (root task; its endpoint `supervisor`), to the image's upgrader alone
-//!   (`upgrader = true`; anyone else gets `NotPermitted`): `prepare` .. `probation`. They never
+//!   (`upgrader = true`; anyone else gets `NotPermitted`): `prepare` .. `probation`, `carry_caps`. They never
 //!   block: the supervisor builds and frees versions, and keeps its records of which version
 //!   serves; it calls no server.
 //! - the **upgrader** (`servers/upgrader`, its endpoint `upgrader`), to anyone who may call it
@@ -18,7 +18,7 @@
 //! and memory (an Untyped of its own, freed whole by `commit` or `discard`).
 //!
 //! ```text
-//! prepare -> (transfer by upgrade::v1) -> switch -> probation* -> commit
+//! prepare -> carry_caps -> (transfer by upgrade::v1) -> switch -> probation* -> commit
 //!    |                                       |--> revert -> discard        (rollback)
 //!    +--> discard                                                          (refused, import failed)
 //! ```
@@ -153,5 +153,13 @@ pub mod v1 {
         /// Upgrader: upgrades `server` live to `program`; `fault_in_probation` arms a real fault
         /// in the new version's first request of probation (a drill of the automatic rollback).
         6 => non_idempotent fn upgrade(server: Name, program: Program, fault_in_probation: bool) -> Result<Report, LifecycleError>;
+        /// Supervisor: gives the version that is not serving copies of the capabilities the
+        /// serving version filled its own CNode with since it was built (its empty slots at
+        /// boot, `ServerInfo::empty_slots`), at the same indices, after emptying those slots of
+        /// its own. Run while both are frozen, before the state moves (forward, and when a
+        /// rollback carries the state back), so that slot numbers in the state stay valid.
+        /// Returns how many capabilities were copied (0 without `own_cnode`: such a server
+        /// cannot fill a slot).
+        7 => idempotent fn carry_caps(server: Name) -> Result<u32, LifecycleError>;
     }
 }

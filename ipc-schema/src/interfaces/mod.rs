@@ -2,7 +2,7 @@
 //!
 //! | id | interface | versions | served by |
 //! |---|---|---|---|
-//! | 1 | [`name`] | v1 | the name service |
+//! | 1 | [`name`] | v1, v2 | the name service (a v2 service serves v1 through an adapter) |
 //! | 2 | [`console`] | v1 | the console server |
 //! | 3 | [`timer`] | v1, v2 | the timer server (a v2 server serves v1 through an adapter) |
 //! | 4 | [`kv`] | v1, v2 | the key-value store (a v2 server serves v1 through an adapter) |
@@ -48,6 +48,7 @@ pub mod ids {
 /// Every interface version defined here.
 pub const ALL: &[InterfaceInfo] = &[
     name::v1::INFO,
+    name::v2::INFO,
     console::v1::INFO,
     timer::v1::INFO,
     timer::v2::INFO,

@@ -264,8 +264,11 @@ impl Upgrader {
             "upgrade {name}: forward: the old version finished its requests in flight and froze at a transaction boundary; new calls queue"
         );
 
-        // Block + transfer.
-        let moved = transfer(&old, &new, format, Some(&mut m));
+        // Block + transfer: the capabilities the old version keeps in its own CNode first (the
+        // state names their slots), then the state.
+        let moved = self
+            .carry_caps(name)
+            .and_then(|()| transfer(&old, &new, format, Some(&mut m)));
         let chunks = match moved {
             Ok((bytes, chunks)) => {
                 info!(
@@ -431,7 +434,10 @@ impl Upgrader {
             );
             return false;
         };
-        match transfer(new, old, agreement.format.0, None) {
+        match self
+            .carry_caps(name)
+            .and_then(|()| transfer(new, old, agreement.format.0, None))
+        {
             Ok((bytes, _)) => {
                 info!(
                     "upgrade {name}: rollback: the new version's state carried back ({bytes} bytes, format {})",
@@ -444,6 +450,21 @@ impl Upgrader {
                     "upgrade {name}: rollback: carrying the state back failed ({e}); the old version resumes with the state it was frozen with"
                 );
                 false
+            }
+        }
+    }
+
+    /// `lifecycle::carry_caps`: the serving version's capabilities into the other's CNode.
+    fn carry_caps(&self, name: &Name) -> Result<(), CallError<UpgradeError>> {
+        match self.life.carry_caps(name.clone()) {
+            Ok(0) => Ok(()),
+            Ok(n) => {
+                info!("upgrade {name}: {n} capabilities carried to the other version's CNode");
+                Ok(())
+            }
+            Err(e) => {
+                error!("upgrade {name}: carrying the capabilities failed: {e}");
+                Err(CallError::Op(UpgradeError::WrongMode))
             }
         }
     }
@@ -496,6 +517,10 @@ impl lifecycle::Server for Upgrader {
     }
 
     fn probation(&mut self, _: &mut Caller, _: Name) -> Result<Probation, LifecycleError> {
+        Err(LifecycleError::NotHere)
+    }
+
+    fn carry_caps(&mut self, _: &mut Caller, _: Name) -> Result<u32, LifecycleError> {
         Err(LifecycleError::NotHere)
     }
 
