@@ -249,15 +249,15 @@ impl v1::Server for Lifecycle<'_> {
     /// go with their version's Untyped when it is freed.
     fn carry_caps(&mut self, _: &mut Caller, name: Name) -> Result<u32, LifecycleError> {
         let (index, server) = self.server(&name)?;
-        let to = match &server.other {
-            Some(o) if matches!(o.stage, OtherStage::Prepared | OtherStage::OldOnProbation) => {
-                o.slot
-            }
+        // A version just built has nothing in those slots; the old one on probation has its own.
+        let (to, clear) = match &server.other {
+            Some(o) if o.stage == OtherStage::Prepared => (o.slot, false),
+            Some(o) if o.stage == OtherStage::OldOnProbation => (o.slot, true),
             _ => return Err(LifecycleError::WrongStep),
         };
         let from = server.slot;
         self.versions
-            .carry_caps(index, from, to)
+            .carry_caps(index, from, to, clear)
             .ok_or(LifecycleError::WrongStep)
     }
 }

@@ -183,7 +183,7 @@ impl Versions for Fleet<'_> {
         }
     }
 
-    fn carry_caps(&mut self, index: usize, from: u8, to: u8) -> Option<u32> {
+    fn carry_caps(&mut self, index: usize, from: u8, to: u8, clear: bool) -> Option<u32> {
         let desc = self.image.servers.get(index)?;
         let versions = self.built.get(index)?;
         let src = versions[usize::from(from) % VERSION_SLOTS].as_ref()?;
@@ -196,8 +196,10 @@ impl Versions for Fleet<'_> {
         // Both versions were granted the same capabilities in the same order.
         let start = src.empty_start.max(dst.empty_start);
         for slot in start..system::CNodeFiller::END {
-            // An empty slot: nothing to delete (the kernel says so, harmlessly).
-            let _ = dst.cnode.delete(slot);
+            if clear {
+                // An empty slot: nothing to delete (harmless).
+                let _ = dst.cnode.delete(slot);
+            }
             match dst.cnode.copy(slot, src.cnode, slot, CapRights::ALL) {
                 Ok(()) => copied += 1,
                 // An empty slot of the source.
