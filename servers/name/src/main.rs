@@ -1,8 +1,8 @@
-//! The name service program, version 1: serves `name::v1` on its endpoint (the one named
-//! `name`, else its first); upgradable live to `name2`.
+//! The name service program: serves `name::v1` on its endpoint (the one named `name`, else its
+//! first), without an upgrade agent (`name1` is the same service, upgradable live to `name2`).
 //!
-//! The program is `name::program::v1`; see `servers/name/src/program.rs` for what it needs from
-//! its image (`own_cnode = true` and empty slots).
+//! The program is `name::program::plain`; see `servers/name/src/program.rs` for what it needs
+//! from its image (`own_cnode = true` and empty slots).
 //!
 //! On the host this program is an empty `main`: the logic lives in the library and is tested
 //! there; only `cargo xtask` builds the server, for a bare-metal target.
@@ -13,4 +13,4 @@
 fn main() {}
 
 #[cfg(target_os = "none")]
-axolotl_rt::declare_server!(name::program::v1);
+axolotl_rt::declare_server!(name::program::plain);

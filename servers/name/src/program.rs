@@ -1,7 +1,9 @@
-//! The name service programs' `main`s (bare metal only): `name` ([`v1`]: serves `name::v1`)
-//! and `name2` ([`v2`]: serves `name::v2`, and `name::v1` through the adapter).
+//! The name service programs' `main`s (bare metal only): `name` ([`plain`]: `name::v1`, not
+//! upgradable), `name1` ([`v1`]: `name::v1`, upgradable) and `name2` ([`v2`]: `name::v2`, and
+//! `name::v1` through the adapter, upgradable).
 //!
-//! Each serves its endpoint (the one named `name`, else its first) with a receive slot for the
+//! `name` is the service as it always was (4 stack pages are enough). The upgradable builds
+//! each serve their endpoint (the one named `name`, else its first) with a receive slot for the
 //! capabilities registrants send, keeps its registry in `main`'s stack frame and an
 //! [`upgrade::Agent`] beside it (as the kv store does): with an upgrade control endpoint
 //! (`ServerInfo::upgrade_control`) it can be frozen, export its registry and resume, and, started
@@ -12,15 +14,16 @@
 //!
 //! Image needs: `own_cnode = true` (it moves the capabilities registrants send out of its receive
 //! slot into a slot per registration, and deletes them on unregister) and at least two empty
-//! slots (the receive slot, then one per registration, at most `name::CAPACITY`).
+//! slots (the receive slot, then one per registration, at most `name::CAPACITY`); `name1` and
+//! `name2` also `stack_pages = 16` (the agent, and the upgrade ops' decoding and migration).
 
 use crate::upgrade::{RegistryV1, STAGING_BYTES};
 use crate::{CapError, CapSpace, NameService, Registry};
-use axolotl_rt::ipc_transport::{CapReceive, serve_switching};
+use axolotl_rt::ipc_transport::{CapReceive, serve, serve_switching};
 use axolotl_rt::{CNode, Cap, Endpoint, ServerInfo};
 use ipc_schema::{Caller, CapSlot, MSG_WORDS};
 use log::{error, info};
-use upgrade::{Agent, Channel, Route, Upgradable};
+use upgrade::{Agent, Channel, Upgradable};
 
 /// The service's own CNode.
 pub struct OwnCnode(Cap<CNode>);
@@ -37,7 +40,23 @@ impl CapSpace for OwnCnode {
     }
 }
 
-/// `name`: version 1 (`name::v1` only), upgradable to `name2`.
+/// `name`: version 1 (`name::v1` only), without an upgrade agent.
+pub fn plain(server: &'static ServerInfo) {
+    let Some((endpoint, cnode, receive, free)) = setup(server) else {
+        return;
+    };
+    let mut service = NameService::new(RegistryV1(Registry::new(free)), OwnCnode(cnode));
+    info!(
+        "name: serving name v1, {} registrations",
+        service.registry.0.capacity()
+    );
+    let e = serve(endpoint, Some(receive), |caller, label, request, reply| {
+        NameService::dispatch_v1(&mut service, caller, label, request, reply)
+    });
+    error!("name: receive failed: {e}");
+}
+
+/// `name1`: version 1 (`name::v1` only), upgradable to `name2`.
 pub fn v1(server: &'static ServerInfo) {
     run(
         server,
@@ -70,23 +89,7 @@ fn run<R: Upgradable + core::borrow::BorrowMut<Registry>>(
         &mut [u64; MSG_WORDS],
     ) -> (u64, usize),
 ) {
-    let endpoint = server.endpoint("name").or_else(|| {
-        server
-            .endpoints()
-            .first()
-            .map(|e| Cap::<Endpoint>::from_cptr(e.cptr))
-    });
-    let Some(endpoint) = endpoint else {
-        error!("name: no endpoint to serve on");
-        return;
-    };
-    let Some(cnode) = server.own_cnode() else {
-        error!("name: needs its own CNode (own_cnode = true) to keep capabilities");
-        return;
-    };
-    let mut free = server.empty_slots();
-    let Some(receive_slot) = free.next() else {
-        error!("name: no empty slot to receive capabilities in");
+    let Some((endpoint, cnode, receive, free)) = setup(server) else {
         return;
     };
     let mut service = NameService::new(wrap(Registry::new(free)), OwnCnode(cnode));
@@ -103,37 +106,52 @@ fn run<R: Upgradable + core::borrow::BorrowMut<Registry>>(
         service.registry.borrow().capacity(),
         if control.is_some() { "yes" } else { "no" }
     );
-    let receive = CapReceive {
-        cnode,
-        slot: receive_slot,
-    };
-    let start = usize::from(agent.channel() == Channel::Control);
+    let start = agent.channel().index();
     let endpoints = [endpoint, control.unwrap_or(endpoint)];
     let e = serve_switching(
         endpoints,
         start,
         Some(receive),
         |on, caller, label, request, reply| {
-            let channel = if on == 0 {
-                Channel::Service
-            } else {
-                Channel::Control
-            };
-            let (label, words) = match agent.route(channel, label) {
-                Route::Upgrade => agent.serve(
-                    &mut service.registry,
-                    channel,
-                    caller,
-                    label,
-                    request,
-                    reply,
-                ),
-                Route::Service => dispatch(&mut service, caller, label, request, reply),
-                Route::Refuse(e) => e.reply(),
-            };
-            let next = usize::from(agent.channel() == Channel::Control);
-            (label, words, next)
+            let (label, words) = agent.handle_in(
+                &mut service,
+                |s| &mut s.registry,
+                Channel::of_index(on),
+                caller,
+                label,
+                request,
+                reply,
+                dispatch,
+            );
+            (label, words, agent.channel().index())
         },
     );
     error!("{}: receive failed: {e}", server.name());
+}
+
+/// The endpoint it serves (the one named `name`, else its first), its own CNode, the receive
+/// slot (its first empty slot) and the slots for the registrations (the rest).
+fn setup(
+    server: &ServerInfo,
+) -> Option<(Cap<Endpoint>, Cap<CNode>, CapReceive, core::ops::Range<u64>)> {
+    let endpoint = server.endpoint("name").or_else(|| {
+        server
+            .endpoints()
+            .first()
+            .map(|e| Cap::<Endpoint>::from_cptr(e.cptr))
+    });
+    let Some(endpoint) = endpoint else {
+        error!("name: no endpoint to serve on");
+        return None;
+    };
+    let Some(cnode) = server.own_cnode() else {
+        error!("name: needs its own CNode (own_cnode = true) to keep capabilities");
+        return None;
+    };
+    let mut free = server.empty_slots();
+    let Some(slot) = free.next() else {
+        error!("name: no empty slot to receive capabilities in");
+        return None;
+    };
+    Some((endpoint, cnode, CapReceive { cnode, slot }, free))
 }

@@ -3,7 +3,7 @@
 //!
 //! | format | name | what | exported by | imported by |
 //! |---|---|---|---|---|
-//! | 1 [`NAME_V1`] | `name.v1` | [`StateV1`]: v1 registrations, owners, slots | `name`, `name2` (generations dropped: a rollback) | `name` , `name2` (each generation 1) |
+//! | 1 [`NAME_V1`] | `name.v1` | [`StateV1`]: v1 registrations, owners, slots | `name1`, `name2` (generations dropped: a rollback) | `name1`, `name2` (each generation 1) |
 //! | 2 [`NAME_V2`] | `name.v2` | [`StateV2`]: v2 registrations (with generations), owners, slots | `name2` | `name2` |
 //!
 //! The state names the CNode slots that hold the registrants' endpoint capabilities; those do
@@ -38,8 +38,9 @@ pub const FORMATS: &[FormatInfo] = &[
 ];
 
 /// The largest encoded state of either format, with room: the staging buffer of the service's
-/// upgrade agent (32 records of at most 24 + 3 + 2 + 5 + 10 + 10 bytes, and the slot range).
-pub const STAGING_BYTES: usize = 4096;
+/// upgrade agent (32 records of at most 25 + 3 + 2 + 5 + 10 + 10 bytes, the slot range and the
+/// length: 1,781 bytes).
+pub const STAGING_BYTES: usize = 2048;
 
 /// One record as a state format carries it: its registration (`R`: v1's or v2's), the badge
 /// of its owner and the CNode slot holding its capability.
@@ -289,24 +290,33 @@ mod tests {
 
     #[test]
     fn a_full_state_fits_the_staging_buffer() {
-        let mut r = Registry::new(u64::MAX - 64..u64::MAX);
+        let mut state = StateV2 {
+            slots: (u64::MAX, u64::MAX),
+            records: heapless::Vec::new(),
+        };
         for i in 0..CAPACITY {
             let mut name = Name::new();
-            while name.push(char::from(b'a' + (i % 26) as u8)).is_ok() {}
-            let _ = name.pop();
-            let _ = name.pop();
-            let _ = name.push(char::from(b'a' + (i / 26) as u8));
-            let reg = v2::Registration {
+            while name.push('n').is_ok() {}
+            name.pop();
+            name.push(char::from(b'A' + i as u8)).unwrap();
+            let registration = v2::Registration {
                 name,
                 interface: u16::MAX,
-                min_version: 1,
+                min_version: u8::MAX,
                 max_version: u8::MAX,
-                generation: 0,
+                generation: u32::MAX,
             };
-            r.register(&mut Caps, u64::MAX, reg, CapSlot(1)).unwrap();
+            state
+                .records
+                .push(RecordState {
+                    registration,
+                    owner: u64::MAX,
+                    slot: u64::MAX,
+                })
+                .unwrap();
         }
-        assert_eq!(r.len(), CAPACITY);
         let mut buf = [0u8; STAGING_BYTES];
-        assert!(r.export(NAME_V2, &mut buf).is_ok());
+        let n = upgrade::encode(&state, &mut buf).unwrap();
+        assert_eq!(n, 1781);
     }
 }

@@ -6,10 +6,7 @@
 //! - `load-N`: a `name::v1` client that keeps looking `kv` up (a capability in the reply, into
 //!   an empty slot of its own, deleted again after use) and calls kv's `count` through the
 //!   capability it got, counting every request sent, served, failed (an error or a wrong
-//!   answer). Between two rounds it polls its own endpoint (`NBRecv`): a call there (from the
-//!   director) is answered with `[sent, served, failed, longest]` and it stops calling. A request
-//!   never answered leaves it blocked and the director waiting: the scenario's timeout catches
-//!   that (a lost request).
+//!   answer); it stops and reports when the director asks (`test_support::load`).
 //! - `director`: registers and looks up before the upgrade, asks the upgrader for
 //!   `name -> name2`, then checks what v1 and v2 clients see afterwards (the registrations made
 //!   before, their capabilities, generations, `count`), and prints the load generators' totals.
@@ -17,14 +14,15 @@
 #![no_main]
 #![forbid(unsafe_code)]
 
-use axolotl_rt::{CNode, Cap, Endpoint, MessageInfo, ServerInfo, debug_println, reply, set_mr};
+use axolotl_rt::{CNode, Cap, Endpoint, ServerInfo, debug_println};
 use ipc_schema::interfaces::common::Name;
 use ipc_schema::kv::v2 as kv;
 use ipc_schema::lifecycle::v1::{self as lifecycle, Outcome, Program};
 use ipc_schema::name::{v1, v2};
 use ipc_schema::supervisor::v1 as supervisor;
-use ipc_schema::{CallError, CapSlot, IpcError, Transport};
+use ipc_schema::{CallError, CapSlot, IpcError};
 use test_support::Checks;
+use test_support::load::{self, Counts};
 
 axolotl_rt::declare_server!(main);
 
@@ -67,45 +65,29 @@ fn load(server: &'static ServerInfo) {
     };
     let own = Cap::<Endpoint>::from_cptr(own.cptr);
     let names = v1::Client::new(names);
-    let (mut sent, mut served, mut failed, mut longest) = (0u64, 0u64, 0u64, 0u64);
-    let mut timed = |ok: &mut dyn FnMut() -> bool| {
-        sent += 1;
-        let start = axolotl_rt::time::counter();
-        let good = ok();
-        longest = longest.max(axolotl_rt::time::counter().wrapping_sub(start));
-        if good {
-            served += 1;
-        } else {
-            failed += 1;
-        }
-        good
-    };
+    let mut counts = Counts::default();
     loop {
         let found =
-            timed(&mut || names.lookup(v1::Query::Name(name("kv")), CapSlot(slot)) == Ok(kv_v1()));
+            counts.time(|| names.lookup(v1::Query::Name(name("kv")), CapSlot(slot)) == Ok(kv_v1()));
         if found {
             let store = kv::Client::new(Cap::<Endpoint>::from_cptr(slot));
-            timed(&mut || store.count().is_ok());
+            counts.time(|| store.count().is_ok());
         }
         // Empty the slot for the next lookup (it is empty already if the lookup failed).
         let _ = cnode.delete(slot);
-        if own.nb_recv().is_ok() {
+        if load::stop_asked(own) {
             break;
         }
     }
     debug_println!(
-        "{}: sent {sent}, served {served}, failed {failed}; longest request {longest} ticks",
-        server.name()
+        "{}: sent {}, served {}, failed {}; longest request {} ticks",
+        server.name(),
+        counts.sent,
+        counts.served,
+        counts.failed,
+        counts.longest
     );
-    loop {
-        for (k, word) in [sent, served, failed, longest].into_iter().enumerate() {
-            set_mr(k, word);
-        }
-        let _ = reply(MessageInfo::new(0, 0, 4));
-        if own.recv().is_err() {
-            return;
-        }
-    }
+    load::report(own, counts);
 }
 
 struct Director {
@@ -130,32 +112,6 @@ impl Director {
         let slot = self.slots.next().unwrap_or(0);
         let _ = self.cnode.delete(slot);
         CapSlot(slot)
-    }
-
-    /// Lets the load generators run for about `ticks` counter ticks.
-    fn let_run(&self, ticks: u64) {
-        let start = axolotl_rt::time::counter();
-        while axolotl_rt::time::counter().wrapping_sub(start) < ticks {
-            axolotl_rt::yield_now();
-        }
-    }
-
-    /// Stops the load generators and returns their summed counts.
-    fn stop_loads(&self, c: &mut Checks) -> [u64; 4] {
-        let mut total = [0u64; 4];
-        for load in self.loads.iter().flatten() {
-            let mut reply = [0u64; ipc_schema::MSG_WORDS];
-            match Transport::call(load, 0, &[], &mut reply) {
-                Ok((0, 4)) => {
-                    for k in 0..3 {
-                        total[k] += reply[k];
-                    }
-                    total[3] = total[3].max(reply[3]);
-                }
-                other => c.fail("a load generator reports", format_args!("{other:?}")),
-            }
-        }
-        total
     }
 }
 
@@ -223,7 +179,7 @@ fn director(server: &'static ServerInfo) {
         Err(CallError::Ipc(IpcError::UnsupportedVersion)),
     );
     // The load generators are calling; let them get going.
-    d.let_run(2 * ms);
+    load::let_run(2 * ms);
 
     debug_println!("== {SCENARIO}: upgrade name to name2 ==");
     let report = match d.upgrader.upgrade(
@@ -234,7 +190,7 @@ fn director(server: &'static ServerInfo) {
         Ok(r) => r,
         Err(e) => {
             c.fail("upgrade name -> name2", e);
-            let _ = d.stop_loads(&mut c);
+            let _ = load::stop(&d.loads, &mut c);
             return c.finish(server);
         }
     };
@@ -249,7 +205,7 @@ fn director(server: &'static ServerInfo) {
         Some(1),
     );
     c.check_eq("the name service is version 2", d.version(), 2);
-    d.let_run(2 * ms);
+    load::let_run(2 * ms);
 
     // After: v1 and v2 clients, and the capabilities registered before.
     let (found, after) = lookup_kv(&mut d);
@@ -324,8 +280,9 @@ fn director(server: &'static ServerInfo) {
     );
     debug_println!("v1 and v2 clients both served");
 
-    let [sent, served, failed, longest] = d.stop_loads(&mut c);
-    let lost = sent - served - failed;
+    let totals = load::stop(&d.loads, &mut c);
+    let (sent, served, failed, lost) = (totals.sent, totals.served, totals.failed, totals.lost());
+    let longest = totals.longest;
     debug_println!(
         "totals: sent {sent}, served {served}, failed {failed}, lost {lost}; longest wait of a request {longest} ticks"
     );

@@ -59,7 +59,9 @@ const BY_2: usize = 4;
 const TIMED: usize = 5;
 const LATENCY_SUM: usize = 6;
 const LATENCY_MAX: usize = 7;
-const FIELDS: usize = 8;
+const SLOW: usize = 8;
+const SLOW_SUM: usize = 9;
+const FIELDS: usize = 10;
 #[allow(clippy::declare_interior_mutable_const)]
 const ZERO: AtomicU64 = AtomicU64::new(0);
 #[allow(clippy::declare_interior_mutable_const)]
@@ -124,6 +126,10 @@ fn load(k: u64, patchable: Cap<Endpoint>) {
             row[TIMED].fetch_add(1, Ordering::Relaxed);
             row[LATENCY_SUM].fetch_add(latency, Ordering::Relaxed);
             row[LATENCY_MAX].fetch_max(latency, Ordering::Relaxed);
+            if latency > 100_000 {
+                row[SLOW].fetch_add(1, Ordering::Relaxed);
+                row[SLOW_SUM].fetch_add(latency, Ordering::Relaxed);
+            }
         }
         x += 1;
     }
@@ -156,8 +162,12 @@ fn drive(server: &'static ServerInfo, patchable: Cap<Endpoint>) {
     let program = Program::try_from("patchable-v2").unwrap_or_default();
 
     // Steady state, then the patch while a `hold` request is in flight.
+    let t0 = time::counter();
+    let window = server.counter_frequency / 2;
     let steady = wait_until(|| {
-        stat(PHASE_STEADY, TIMED) >= STEADY && HOLD_IN_FLIGHT.load(Ordering::Relaxed) == 1
+        stat(PHASE_STEADY, TIMED) >= STEADY
+            && time::counter().wrapping_sub(t0) >= window
+            && HOLD_IN_FLIGHT.load(Ordering::Relaxed) == 1
     });
     c.check(
         steady,
@@ -281,5 +291,14 @@ fn drive(server: &'static ServerInfo, patchable: Cap<Endpoint>) {
         "BENCH patch.latency.max.instructions={}",
         stat(PHASE_PATCHING, LATENCY_MAX)
     );
+    for ph in 0..3 {
+        debug_println!(
+            "DIAG phase {ph}: timed {} sum {} slow {} slowsum {}",
+            stat(ph, TIMED),
+            stat(ph, LATENCY_SUM),
+            stat(ph, SLOW),
+            stat(ph, SLOW_SUM)
+        );
+    }
     c.finish(server);
 }

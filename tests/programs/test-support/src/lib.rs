@@ -330,3 +330,92 @@ pub mod revoke_protocol {
     /// partner's own copy of `rv` is still valid, else 0]`.
     pub const PING: u64 = 2;
 }
+
+/// The load generators of the live-upgrade scenarios: each counts the requests it sends and
+/// their outcomes, and a director stops them and sums the counts.
+///
+/// Protocol: between two requests a load generator polls its own endpoint (`NBRecv`); a call
+/// there stops it, and it answers that call and every later one with `[sent, served, failed,
+/// longest]` (counter ticks for the longest request). A request never answered leaves it
+/// blocked and the director waiting: the scenario's timeout catches that (a lost request).
+pub mod load {
+    use super::Checks;
+    use axolotl_rt::{Cap, Endpoint, MessageInfo, reply, set_mr};
+
+    /// What a load generator counted.
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub struct Counts {
+        pub sent: u64,
+        pub served: u64,
+        pub failed: u64,
+        /// The longest request, in counter ticks.
+        pub longest: u64,
+    }
+
+    impl Counts {
+        /// Sends one request (`request` returns whether it was answered correctly), timed and
+        /// counted; returns its outcome.
+        pub fn time(&mut self, request: impl FnOnce() -> bool) -> bool {
+            self.sent += 1;
+            let start = axolotl_rt::time::counter();
+            let ok = request();
+            let took = axolotl_rt::time::counter().wrapping_sub(start);
+            self.longest = self.longest.max(took);
+            if ok {
+                self.served += 1;
+            } else {
+                self.failed += 1;
+            }
+            ok
+        }
+
+        /// Requests neither served nor failed.
+        pub fn lost(&self) -> u64 {
+            self.sent - self.served - self.failed
+        }
+    }
+
+    /// Whether the director asked to stop (a call waits on `own`).
+    pub fn stop_asked(own: Cap<Endpoint>) -> bool {
+        own.nb_recv().is_ok()
+    }
+
+    /// Answers the director's call, and every later one, with `counts`.
+    pub fn report(own: Cap<Endpoint>, counts: Counts) {
+        loop {
+            let words = [counts.sent, counts.served, counts.failed, counts.longest];
+            for (k, word) in words.into_iter().enumerate() {
+                set_mr(k, word);
+            }
+            let _ = reply(MessageInfo::new(0, 0, 4));
+            if own.recv().is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Yields for about `ticks` counter ticks (load generators at the caller's priority run).
+    pub fn let_run(ticks: u64) {
+        let start = axolotl_rt::time::counter();
+        while axolotl_rt::time::counter().wrapping_sub(start) < ticks {
+            axolotl_rt::yield_now();
+        }
+    }
+
+    /// Stops the load generators and sums their counts (`longest`: the longest of all).
+    pub fn stop(loads: &[Option<Cap<Endpoint>>], c: &mut Checks) -> Counts {
+        let mut total = Counts::default();
+        for load in loads.iter().flatten() {
+            match load.call(MessageInfo::new(0, 0, 0)) {
+                Ok((info, _)) if info.label() == 0 && info.length() == 4 => {
+                    total.sent += axolotl_rt::get_mr(0);
+                    total.served += axolotl_rt::get_mr(1);
+                    total.failed += axolotl_rt::get_mr(2);
+                    total.longest = total.longest.max(axolotl_rt::get_mr(3));
+                }
+                other => c.fail("a load generator reports", format_args!("{other:?}")),
+            }
+        }
+        total
+    }
+}

@@ -21,8 +21,8 @@ use ipc_schema::interfaces::common::Name;
 use ipc_schema::kv::{v1, v2};
 use ipc_schema::lifecycle::v1::{self as lifecycle, Outcome, Program, Report};
 use ipc_schema::supervisor::v1 as supervisor;
-use ipc_schema::{CallError, IpcError, Transport};
-use test_support::Checks;
+use ipc_schema::{CallError, IpcError};
+use test_support::{Checks, load};
 
 axolotl_rt::declare_server!(main);
 
@@ -75,28 +75,13 @@ impl Director {
     /// Lets the load generators run for about `ticks` counter ticks (they share the
     /// director's priority, so yielding hands them the processor).
     fn let_run(&self, ticks: u64) {
-        let start = axolotl_rt::time::counter();
-        while axolotl_rt::time::counter().wrapping_sub(start) < ticks {
-            axolotl_rt::yield_now();
-        }
+        load::let_run(ticks);
     }
 
     /// Stops the load generators and returns their summed counts.
     fn stop_loads(&self, c: &mut Checks) -> [u64; 4] {
-        let mut total = [0u64; 4];
-        for load in self.loads.iter().flatten() {
-            let mut reply = [0u64; ipc_schema::MSG_WORDS];
-            match Transport::call(load, 0, &[], &mut reply) {
-                Ok((0, 4)) => {
-                    for k in 0..3 {
-                        total[k] += reply[k];
-                    }
-                    total[3] = total[3].max(reply[3]);
-                }
-                other => c.fail("a load generator reports", format_args!("{other:?}")),
-            }
-        }
-        total
+        let t = load::stop(&self.loads, c);
+        [t.sent, t.served, t.failed, t.longest]
     }
 }
 
