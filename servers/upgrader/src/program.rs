@@ -11,7 +11,9 @@
 //! 3. **forward**: `freeze` through the service endpoint, queued behind the calls in flight; when
 //!    it is answered the old version is between two transactions and no request is in flight.
 //! 4. **block**: the old version receives only on its control endpoint; clients' calls queue on
-//!    the service endpoint. `export` at offset 0 encodes the state.
+//!    the service endpoint. `lifecycle::carry_caps`: the capabilities the old version filled its
+//!    own CNode with are copied into the new one's at the same slots (the state names them).
+//!    `export` at offset 0 encodes the state.
 //! 5. **transfer**: chunks of up to 896 bytes: `export` from the old control endpoint, `import`
 //!    into the new one; the last decodes, migrates and checks. `ImportFailed`: the old version is
 //!    told `serve`, the new one discarded.
@@ -19,9 +21,9 @@
 //!    then `serve` on the new version: the queued calls go on.
 //! 7. **probation**: for the window, `lifecycle::probation` is polled; a fault of the new version
 //!    (each is handled by the supervisor's recovery policy, its request re-delivered) rolls back:
-//!    freeze the new version, carry its state back if the old version imports a format the new
-//!    one exports, `revert`, `serve` the old one, `discard` the new one. Otherwise `commit`: the
-//!    old version is freed.
+//!    freeze the new version, carry its state and then its capabilities back if the old version
+//!    imports a format the new one exports, `revert`, `serve` the old one, `discard` the new one.
+//!    Otherwise `commit`: the old version is freed.
 //!
 //! Every phase change is stamped with the counter (instructions under `-icount`).
 
@@ -434,10 +436,12 @@ impl Upgrader {
             );
             return false;
         };
-        match self
-            .carry_caps(name)
-            .and_then(|()| transfer(new, old, agreement.format.0, None))
-        {
+        // The state first: should it fail, the old version keeps its own capabilities, which
+        // match the state it was frozen with.
+        match transfer(new, old, agreement.format.0, None).and_then(|moved| {
+            self.carry_caps(name)?;
+            Ok(moved)
+        }) {
             Ok((bytes, _)) => {
                 info!(
                     "upgrade {name}: rollback: the new version's state carried back ({bytes} bytes, format {})",
