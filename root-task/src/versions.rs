@@ -200,7 +200,13 @@ impl Versions for Fleet<'_> {
                 // An empty slot: nothing to delete (harmless).
                 let _ = dst.cnode.delete(slot);
             }
-            match dst.cnode.copy(slot, src.cnode, slot, CapRights::ALL) {
+            let mut result = dst.cnode.copy(slot, src.cnode, slot, CapRights::ALL);
+            if result == Err(axolotl_rt::Error::DeleteFirst) {
+                // Filled by an earlier carry (the op is idempotent): replace it.
+                let _ = dst.cnode.delete(slot);
+                result = dst.cnode.copy(slot, src.cnode, slot, CapRights::ALL);
+            }
+            match result {
                 Ok(()) => copied += 1,
                 // An empty slot of the source.
                 Err(axolotl_rt::Error::FailedLookup) => {}
