@@ -4,9 +4,10 @@
 //! [`LifecycleError::NotHere`]):
 //!
 //! - the **supervisor** (root task; its endpoint `supervisor`), to the image's upgrader alone
-//!   (`upgrader = true`; anyone else gets `NotPermitted`): `prepare` .. `probation`, `carry_caps`. They never
-//!   block: the supervisor builds and frees versions, and keeps its records of which version
-//!   serves; it calls no server.
+//!   (`upgrader = true`; anyone else gets `NotPermitted`): `prepare` .. `probation`, and
+//!   `carry_caps`. They never block: the supervisor builds and frees versions, copies
+//!   capabilities between them, and keeps its records of which version serves; it calls no
+//!   server.
 //! - the **upgrader** (`servers/upgrader`, its endpoint `upgrader`), to anyone who may call it
 //!   (the shell, test programs): [`upgrade`](v1::Server::upgrade), which runs the whole K42
 //!   mediator (negotiate, forward, block, transfer, complete, probation, commit or rollback) with
@@ -19,9 +20,11 @@
 //!
 //! ```text
 //! prepare -> carry_caps -> (transfer by upgrade::v1) -> switch -> probation* -> commit
-//!    |                                       |--> revert -> discard        (rollback)
-//!    +--> discard                                                          (refused, import failed)
+//!    |                                                  |--> rollback: [carry_caps], revert, discard
+//!    +--> discard                                       (refused, import failed)
 //! ```
+//!
+//! (`[carry_caps]`: in a rollback, after the state is carried back, if it is.)
 
 /// Version 1.
 pub mod v1 {
