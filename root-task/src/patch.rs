@@ -14,8 +14,11 @@
 //! to another build (`begin`), the supervisor makes a *clone* address space: fresh frames with
 //! the new build's code and read-only data, and copies of the capabilities of every other frame
 //! (data, bss, stacks, IPC buffers, heap, info page, device registers), mapped at the same
-//! addresses with the same rights, so both address spaces share all writable memory. Then each
-//! thread moves over at its own receive point: a thread the kernel reports blocked in a receive
+//! addresses with the same rights, so both address spaces share all writable memory. `begin`
+//! only checks the layout and starts the clone; each `step` builds a bounded batch of its pages
+//! (`upgrade::patch::ClonePlan`, [`CLONE_STEP_BUDGET`]), because the root task runs above every
+//! server and each of its ops stops them all. Once the clone is complete, each thread moves over
+//! at its own receive point: a thread the kernel reports blocked in a receive
 //! (`TcbGetState`) has no request in flight, so the supervisor suspends it, points it at the
 //! clone, sets its registers to the new build's entry on its own (dead) stack with
 //! `START_PATCHED`, and resumes it; it starts its serve loop afresh in the new code. A thread

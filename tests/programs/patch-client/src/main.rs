@@ -22,7 +22,9 @@
 //! `patch.latency.plain.instructions` (steady state), their maxima, `patch.total.instructions`
 //! (begin to the last thread moved), `patch.begin.instructions` (the supervisor's begin) and
 //! `patch.stop.max.instructions` (the longest single supervisor op of the patch, begin or step:
-//! the longest every server was stopped).
+//! the longest every server was stopped), and `patch.latency.within_slice[.plain].instructions`:
+//! the means without the calls that waited for another thread's time slice (over `SLOW`), in
+//! both windows, which shows what the patch itself adds to a call.
 #![no_std]
 #![no_main]
 #![forbid(unsafe_code)]
@@ -72,7 +74,8 @@ const TIMED: usize = 5;
 const LATENCY_SUM: usize = 6;
 const LATENCY_MAX: usize = 7;
 const SLOW_CALLS: usize = 8;
-const FIELDS: usize = 9;
+const SLOW_SUM: usize = 9;
+const FIELDS: usize = 10;
 #[allow(clippy::declare_interior_mutable_const)]
 const ZERO: AtomicU64 = AtomicU64::new(0);
 #[allow(clippy::declare_interior_mutable_const)]
@@ -139,6 +142,7 @@ fn load(k: u64, patchable: Cap<Endpoint>) {
             row[LATENCY_MAX].fetch_max(latency, Ordering::Relaxed);
             if latency > SLOW {
                 row[SLOW_CALLS].fetch_add(1, Ordering::Relaxed);
+                row[SLOW_SUM].fetch_add(latency, Ordering::Relaxed);
             }
         }
         x += 1;
@@ -320,6 +324,19 @@ fn drive(server: &'static ServerInfo, patchable: Cap<Endpoint>) {
         stat(PHASE_STEADY, SLOW_CALLS),
         stat(PHASE_PATCHING, TIMED),
         stat(PHASE_PATCHING, SLOW_CALLS)
+    );
+    // The same without the calls that waited for a time slice: what the patch itself adds.
+    let within_slice = |phase| {
+        (stat(phase, LATENCY_SUM) - stat(phase, SLOW_SUM))
+            / (stat(phase, TIMED) - stat(phase, SLOW_CALLS)).max(1)
+    };
+    debug_println!(
+        "BENCH patch.latency.within_slice.plain.instructions={}",
+        within_slice(PHASE_STEADY)
+    );
+    debug_println!(
+        "BENCH patch.latency.within_slice.instructions={}",
+        within_slice(PHASE_PATCHING)
     );
     debug_println!(
         "BENCH patch.latency.plain.instructions={}",
