@@ -571,6 +571,7 @@ impl lifecycle::v1::Server for Stub {
             state_bytes: u32::MAX,
             lengths: [u64::MAX; 4],
             blackout: u64::MAX,
+            blocked_at: u64::MAX,
             total: u64::MAX,
             chunks: u32::MAX,
         })

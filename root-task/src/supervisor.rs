@@ -117,6 +117,9 @@ pub struct OtherVersion {
     pub version: u32,
     pub program: axolotl_image::ProgramName,
     pub stage: OtherStage,
+    /// The upgrader has asked `probation` about it already (so it polls: see
+    /// `lifecycle::upgrader_priority`).
+    pub polled: bool,
 }
 
 impl Supervised {

@@ -90,6 +90,8 @@ pub mod v1 {
         pub lengths: [u64; 4],
         /// Block to serving again: the longest a queued call could wait.
         pub blackout: u64,
+        /// The counter when the blackout began (0: the old version never stopped).
+        pub blocked_at: u64,
         /// Negotiate to the end.
         pub total: u64,
         /// Chunks moved (export + import calls).

@@ -190,7 +190,7 @@ fn director(server: &'static ServerInfo) {
         Ok(r) => r,
         Err(e) => {
             c.fail("upgrade name -> name2", e);
-            let _ = load::stop(&d.loads, &mut c);
+            let _ = load::stop(&d.loads, &mut c, (0, 0));
             return c.finish(server);
         }
     };
@@ -280,7 +280,11 @@ fn director(server: &'static ServerInfo) {
     );
     debug_println!("v1 and v2 clients both served");
 
-    let totals = load::stop(&d.loads, &mut c);
+    let totals = load::stop(
+        &d.loads,
+        &mut c,
+        (report.blocked_at, report.blocked_at + report.blackout),
+    );
     let (sent, served, failed, lost) = (totals.sent, totals.served, totals.failed, totals.lost());
     let longest = totals.longest;
     debug_println!(
