@@ -53,6 +53,7 @@ fn main(server: &'static ServerInfo) {
         served,
         failed,
         longest,
+        ..
     } = counts;
     debug_println!(
         "{}: sent {sent}, served {served}, failed {failed}; longest request {longest} ticks",
