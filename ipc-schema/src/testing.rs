@@ -645,7 +645,13 @@ impl net::v1::Server for Stub {
         })
     }
 
-    fn send(&mut self, _: &mut Caller, _: net::v1::Conn, _: u16) -> Result<u16, net::v1::NetError> {
+    fn send(
+        &mut self,
+        _: &mut Caller,
+        _: net::v1::Conn,
+        _: u16,
+        _: u16,
+    ) -> Result<u16, net::v1::NetError> {
         self.hit();
         Err(net::v1::NetError::WouldBlock)
     }
@@ -653,6 +659,16 @@ impl net::v1::Server for Stub {
     fn close(&mut self, _: &mut Caller, _: net::v1::Conn) -> Result<(), net::v1::NetError> {
         self.hit();
         Ok(())
+    }
+
+    fn sync(
+        &mut self,
+        _: &mut Caller,
+        _: u64,
+        _: u64,
+    ) -> Result<net::v1::Events, net::v1::NetError> {
+        self.hit();
+        Ok(net::v1::Events::default())
     }
 }
 
@@ -842,9 +858,11 @@ pub fn sample_requests(sink: &mut dyn FnMut(u64, &[u64])) {
     let _ = c.listen(u16::MAX);
     let _ = c.accept();
     let _ = c.events();
+    let _ = c.sync(u64::MAX, 0);
+    let _ = c.sync(0, u64::MAX);
     for conn in [0, u8::MAX] {
         let _ = c.receive(conn, u16::MAX);
-        let _ = c.send(conn, u16::MAX);
+        let _ = c.send(conn, u16::MAX, u16::MAX);
         let _ = c.close(conn);
     }
 }

@@ -13,8 +13,18 @@
 //!   its start and appends what the socket has received since, as much as fits; it returns the
 //!   bytes now in the area.
 //! - **send**: the front end writes a reply at the start of the connection's send area and calls
-//!   [`send`](v1::Server::send)`(conn, len)`: all `len` bytes go into the socket's send buffer, or
-//!   none ([`NetError::WouldBlock`]).
+//!   [`send`](v1::Server::send)`(conn, len, consumed)`: the `consumed` bytes of the requests it
+//!   answers leave the receive area (as for `receive`), and all `len` bytes go into the socket's
+//!   send buffer, or none ([`NetError::WouldBlock`]).
+//!
+//! A connection has news when bytes arrived since the front end's last `receive`, when its peer
+//! closed, or when its receive area still holds bytes (a request not yet whole, or one waiting
+//! for room to answer) and its send buffer gained room.
+//!
+//! - **sync**: the same in batches, one call per round of the front end: the replies of every
+//!   connection it served (lengths in the region's outgoing table), the closes, one poll of the
+//!   network, and the connections with news, their receive areas refilled and their state in the
+//!   region's status table. A round costs two messages however many connections it serves.
 //!
 //! Connection ids are `0..CONNECTIONS`. A connection id is the front end's from
 //! [`accept`](v1::Server::accept) until it calls [`close`](v1::Server::close) (even if the peer
@@ -33,8 +43,14 @@ impl Layout {
     pub const TX: usize = 4096;
     /// Bytes of one connection's areas.
     pub const PER_CONNECTION: usize = Self::RX + Self::TX;
+    /// Where the status table starts: one [`AreaStatus`] per connection, written by the server
+    /// at [`sync`](v1::Server::sync).
+    pub const STATUS: usize = Self::CONNECTIONS * Self::PER_CONNECTION;
+    /// Where the outgoing table starts: one [`Outgoing`] per connection, written by the front
+    /// end before [`sync`](v1::Server::sync).
+    pub const OUTGOING: usize = Self::STATUS + Self::CONNECTIONS * AreaStatus::SIZE;
     /// Bytes the region needs.
-    pub const BYTES: usize = Self::CONNECTIONS * Self::PER_CONNECTION;
+    pub const BYTES: usize = Self::OUTGOING + Self::CONNECTIONS * Outgoing::SIZE;
     /// Pages the region needs (the image's `pages` must be at least this).
     pub const PAGES: usize = Self::BYTES.div_ceil(4096);
 
@@ -48,9 +64,74 @@ impl Layout {
         conn as usize * Self::PER_CONNECTION + Self::RX
     }
 
+    /// The offset of connection `conn`'s entry in the status table.
+    pub const fn status(conn: u8) -> usize {
+        Self::STATUS + conn as usize * AreaStatus::SIZE
+    }
+
+    /// The offset of connection `conn`'s entry in the outgoing table.
+    pub const fn outgoing(conn: u8) -> usize {
+        Self::OUTGOING + conn as usize * Outgoing::SIZE
+    }
+
     /// Whether `conn` names a connection.
     pub const fn valid(conn: u8) -> bool {
         (conn as usize) < Self::CONNECTIONS
+    }
+}
+
+/// A connection's state as [`sync`](v1::Server::sync) leaves it in the status table (the same
+/// as [`v1::Received`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AreaStatus {
+    /// Bytes at the start of its receive area.
+    pub len: u16,
+    /// Room in its socket's send buffer.
+    pub space: u16,
+    /// The peer closed or reset it.
+    pub closed: bool,
+}
+
+impl AreaStatus {
+    pub const SIZE: usize = 8;
+
+    pub fn encode(&self) -> [u8; Self::SIZE] {
+        let [a, b] = self.len.to_le_bytes();
+        let [c, d] = self.space.to_le_bytes();
+        [a, b, c, d, u8::from(self.closed), 0, 0, 0]
+    }
+
+    pub fn decode(bytes: &[u8; Self::SIZE]) -> AreaStatus {
+        AreaStatus {
+            len: u16::from_le_bytes([bytes[0], bytes[1]]),
+            space: u16::from_le_bytes([bytes[2], bytes[3]]),
+            closed: bytes[4] != 0,
+        }
+    }
+}
+
+/// What the front end asks [`sync`](v1::Server::sync) to do for one connection: drop the
+/// first `consumed` bytes of its receive area, then send the first `len` bytes of its send area.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Outgoing {
+    pub len: u16,
+    pub consumed: u16,
+}
+
+impl Outgoing {
+    pub const SIZE: usize = 4;
+
+    pub fn encode(&self) -> [u8; Self::SIZE] {
+        let [a, b] = self.len.to_le_bytes();
+        let [c, d] = self.consumed.to_le_bytes();
+        [a, b, c, d]
+    }
+
+    pub fn decode(bytes: &[u8; Self::SIZE]) -> Outgoing {
+        Outgoing {
+            len: u16::from_le_bytes([bytes[0], bytes[1]]),
+            consumed: u16::from_le_bytes([bytes[2], bytes[3]]),
+        }
     }
 }
 
@@ -126,12 +207,18 @@ pub mod v1 {
         /// Drops the first `consumed` bytes of `conn`'s receive area and refills it from the
         /// socket (see the module documentation).
         4 => non_idempotent fn receive(conn: Conn, consumed: u16) -> Result<Received, NetError>;
-        /// Sends the first `len` bytes of `conn`'s send area, all or none; returns the room
-        /// left in the send buffer.
-        5 => non_idempotent fn send(conn: Conn, len: u16) -> Result<u16, NetError>;
+        /// Drops the first `consumed` bytes of `conn`'s receive area (the requests these replies
+        /// answer), then sends the first `len` bytes of its send area, all or none; returns the
+        /// room left in the send buffer.
+        5 => non_idempotent fn send(conn: Conn, len: u16, consumed: u16) -> Result<u16, NetError>;
         /// Closes `conn` (after what was sent is delivered); its id may come back from a later
         /// `accept`.
         6 => non_idempotent fn close(conn: Conn) -> Result<(), NetError>;
+        /// The batched form of `send`, `close`, `events` and `receive`: for each connection of
+        /// `sent`, does what its [`Outgoing`](super::Outgoing) entry says; closes those of
+        /// `close`; polls the network once; then, for every connection with news, refills its
+        /// receive area and writes its [`AreaStatus`](super::AreaStatus); returns the events.
+        7 => non_idempotent fn sync(sent: u64, close: u64) -> Result<Events, NetError>;
     }
 }
 
