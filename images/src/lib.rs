@@ -33,6 +33,9 @@
 //! - `threads` is in 1..=[`THREADS_MAX`], and more than one needs `transactional = false` (a
 //!   TxRegion checkpoints one thread); `patches` names at most [`MAX_PATCHES`] distinct programs
 //!   (well-formed program names, not the server's own program).
+//! - at most [`MAX_SHARED`] `[[shared]]` regions with distinct names, each of 1..=256 pages
+//!   (512 in all) between exactly two distinct, existing, non-transactional servers (see
+//!   [`shared`]).
 #![cfg_attr(not(feature = "std"), no_std)]
 // Errors are rare and no_std has no Box: they carry their names inline.
 #![allow(clippy::result_large_err)]

@@ -33,6 +33,11 @@
 //! threads = 1                    # 1..=16 threads serving its endpoints (more: not transactional)
 //! patches = []                   # programs it may be patched to, wait-free (same data layout)
 //!
+//! [[shared]]                     # optional, at most 4: memory two servers both map
+//! name = "netbuf"
+//! pages = 97                     # 1..=256 (512 in all)
+//! servers = ["tcpip", "resp"]    # exactly two, neither transactional
+//!
 //! [test]                         # optional, host only (QEMU scenario tests)
 //! expect = ["line", "..."]       # substrings of output lines, in order
 //! exit_code = 0
