@@ -26,6 +26,12 @@
 //! the upgrader can send to every upgradable server and is linked with it, like a caller; it is
 //! the only server that can stop one (freeze) or replace its state, which is the authority an
 //! upgrade needs and no more: it cannot map their memory, hold their TCBs or spread capabilities.
+//! Capabilities a server gathered at run time in its own CNode (`own_cnode`: the name service's
+//! registrations) are carried to its new version by the root task (`lifecycle::carry_caps`, at
+//! the upgrader's request), never through the upgrader: both versions are the same server here,
+//! the new one holds what the old one held, and the old one's copies go with it, so an upgrade
+//! adds no edge to the graph. The upgrader only names the server; it never holds those
+//! capabilities.
 //!
 //! Memory: a server's frames, page tables, VSpace and CNode are made for it alone and never
 //! granted to another; the only memory capabilities in a CNode are its own CNode, a fresh Untyped
@@ -383,6 +389,45 @@ upgrader = true
         let grants = grants(&d);
         assert!(grants[2].contains(&Grant::Upgrades { server: 0 }));
         assert!(!super::grants(&forged)[2].contains(&Grant::Upgrades { server: 0 }));
+    }
+
+    #[test]
+    fn an_upgradable_name_service_gives_the_upgrader_no_capability_it_keeps() {
+        let d = image(
+            r#"
+[image]
+name = "t"
+[[server]]
+name = "name"
+program = "name"
+endpoints = ["name"]
+own_cnode = true
+upgrades = ["name2"]
+[[server]]
+name = "kv"
+program = "kv"
+endpoints = ["kv"]
+calls = ["name"]
+own_cnode = true
+[[server]]
+name = "upgrader"
+program = "upgrader"
+endpoints = ["upgrader"]
+calls = ["supervisor"]
+upgrader = true
+"#,
+        );
+        assert_eq!(
+            caps_summary(&d, 0),
+            "own tcb, endpoint name, own cnode, upgrade control"
+        );
+        let a = analyse(&d).unwrap();
+        // The upgrader reaches the name service (WRITE only, badge 0) and nobody else: the
+        // capabilities registered with the name service are carried between its versions by
+        // the root task, never through the upgrader.
+        assert!(a.sends[2][0] && !a.sends[2][1] && !a.sends[0][2]);
+        assert!(!grants(&d)[2].iter().any(|g| *g == Grant::OwnCNode));
+        assert!(a.sends[1][0]);
     }
 
     #[test]

@@ -656,12 +656,12 @@ input = "ps\npoweroff\n"
             ["console", "timer", "name", "kv", "upgrader", "shell"]
         );
         for s in &desc.servers {
-            // Each server is the program of its name (kv: its live-upgradable build, kv2) and
-            // serves the endpoint of its name.
-            let program = if s.name == "kv" {
-                "kv2"
-            } else {
-                s.name.as_str()
+            // Each server is the program of its name (kv and name: their live-upgradable builds,
+            // kv2 and name1) and serves the endpoint of its name.
+            let program = match s.name.as_str() {
+                "kv" => "kv2",
+                "name" => "name1",
+                other => other,
             };
             assert_eq!(s.program, program);
             if s.name != "shell" {
@@ -678,6 +678,7 @@ input = "ps\npoweroff\n"
             ["console", "kv", "supervisor", "timer", "upgrader"]
         );
         assert_eq!(desc.server("kv").unwrap().upgrades, ["kv2", "kv3"]);
+        assert_eq!(desc.server("name").unwrap().upgrades, ["name2"]);
         assert!(shell.poweroff && shell.endpoints.is_empty());
         assert!(test.is_none());
     }

@@ -40,7 +40,7 @@ pub fn dispatch_all(
 ) -> (u64, usize) {
     let interface = Label::from_u64(label).map(|l| l.interface);
     match interface {
-        Some(name::v1::INTERFACE) => name::v1::dispatch(stub, caller, label, request, reply),
+        Some(name::v1::INTERFACE) => name::dispatch(stub, caller, label, request, reply),
         Some(console::v1::INTERFACE) => console::v1::dispatch(stub, caller, label, request, reply),
         Some(timer::v1::INTERFACE) => timer::dispatch(stub, caller, label, request, reply),
         Some(kv::v2::INTERFACE) => kv::dispatch(stub, caller, label, request, reply),
@@ -67,6 +67,8 @@ pub fn dispatch_all(
 /// Each interface version's own dispatch, over a [`Stub`].
 pub const DISPATCHES: &[(&str, crate::DispatchFn<Stub>)] = &[
     ("name v1", name::v1::dispatch::<Stub>),
+    ("name v2", name::v2::dispatch::<Stub>),
+    ("name all", name::dispatch::<Stub>),
     ("console v1", console::v1::dispatch::<Stub>),
     ("timer v1", timer::v1::dispatch::<Stub>),
     ("timer v2", timer::v2::dispatch::<Stub>),
@@ -130,6 +132,60 @@ impl name::v1::Server for Stub {
     fn unregister(&mut self, _: &mut Caller, _: Name) -> Result<(), name::v1::NameError> {
         self.hit();
         Err(name::v1::NameError::NotFound)
+    }
+}
+
+impl name::v2::Server for Stub {
+    fn register(
+        &mut self,
+        caller: &mut Caller,
+        _: Name,
+        _: u16,
+        _: u8,
+        _: u8,
+    ) -> Result<u32, name::v2::NameError> {
+        self.hit();
+        caller.take_cap();
+        Ok(1)
+    }
+
+    fn lookup(
+        &mut self,
+        caller: &mut Caller,
+        query: name::v2::Query,
+    ) -> Result<name::v2::Registration, name::v2::NameError> {
+        self.hit();
+        caller.reply_with_cap(STUB_REPLY_CAP);
+        let (name, interface) = match query {
+            name::v2::Query::Name(name) => (name, 0),
+            name::v2::Query::Interface { interface, .. } => (Name::new(), interface),
+        };
+        Ok(name::v2::Registration {
+            name,
+            interface,
+            min_version: 1,
+            max_version: 2,
+            generation: u32::MAX,
+        })
+    }
+
+    fn list(
+        &mut self,
+        _: &mut Caller,
+        _: u16,
+    ) -> Result<name::v2::RegistrationPage, name::v2::NameError> {
+        self.hit();
+        Ok(name::v2::RegistrationPage::default())
+    }
+
+    fn unregister(&mut self, _: &mut Caller, _: Name) -> Result<(), name::v2::NameError> {
+        self.hit();
+        Err(name::v2::NameError::InvalidName)
+    }
+
+    fn count(&mut self, _: &mut Caller) -> Result<name::v2::Count, name::v2::NameError> {
+        self.hit();
+        Ok(name::v2::Count::default())
     }
 }
 
@@ -518,9 +574,19 @@ impl lifecycle::v1::Server for Stub {
             state_bytes: u32::MAX,
             lengths: [u64::MAX; 4],
             blackout: u64::MAX,
+            blocked_at: u64::MAX,
             total: u64::MAX,
             chunks: u32::MAX,
         })
+    }
+
+    fn carry_caps(
+        &mut self,
+        _: &mut Caller,
+        _: Name,
+    ) -> Result<u32, lifecycle::v1::LifecycleError> {
+        self.hit();
+        Ok(u32::MAX)
     }
 }
 
@@ -721,6 +787,15 @@ pub fn sample_requests(sink: &mut dyn FnMut(u64, &[u64])) {
     let _ = c.list(0);
     let _ = c.list(u16::MAX);
 
+    let c = name::v2::Client::new(&recorder);
+    for n in [&short, &long] {
+        let _ = c.register(n.clone(), kv::v2::INTERFACE, 1, 2, slot);
+        let _ = c.lookup(name::v2::Query::Name(n.clone()), slot);
+        let _ = c.unregister(n.clone());
+    }
+    let _ = c.list(u16::MAX);
+    let _ = c.count();
+
     let c = console::v1::Client::new(&recorder);
     let mut chunk = console::v1::Bytes::new();
     let _ = c.write(chunk.clone());
@@ -825,6 +900,7 @@ pub fn sample_requests(sink: &mut dyn FnMut(u64, &[u64])) {
         let _ = c.discard(n.clone());
         let _ = c.probation(n.clone());
         let _ = c.upgrade(n.clone(), program.clone(), n == &short);
+        let _ = c.carry_caps(n.clone());
     }
 
     let c = campaign::v1::Client::new(&recorder);

@@ -138,6 +138,9 @@ pub struct BuiltServer {
     /// Where each of its frames is kept, for a wait-free patch (only if the image lists
     /// `patches` for it).
     pub shared: Option<crate::patch::SharedFrames>,
+    /// The first slot of its CNode left empty by [`grant`] (`ServerInfo::empty_slots`): a
+    /// server with its own CNode fills slots from here on (`lifecycle::v1::carry_caps`).
+    pub empty_start: CPtr,
 }
 
 /// Where the root task maps server `index`'s info page (see [`crate::builder::CONTROL_VADDR`]).
@@ -464,6 +467,7 @@ fn build_in(
         import: false,
         workers: crate::patch::Workers::new(),
         shared: (!desc.patches.is_empty()).then(crate::patch::SharedFrames::new),
+        empty_start: CNodeFiller::END,
     };
 
     // The program: each page filled through the scratch mapping, then mapped with the union of
@@ -587,13 +591,13 @@ fn build_in(
 }
 
 /// Fills a server's CNode from slot 1 on.
-struct CNodeFiller {
+pub struct CNodeFiller {
     cnode: Cap<CNode>,
     next: CPtr,
 }
 
 impl CNodeFiller {
-    const END: CPtr = 1 << SERVER_CNODE_RADIX;
+    pub const END: CPtr = 1 << SERVER_CNODE_RADIX;
 
     fn slot(&self) -> Result<CPtr, BuildError> {
         if self.next < Self::END {
@@ -959,6 +963,7 @@ fn grant_in(
     crate::shared::grant(b, image, index, server, &mut info, &mut summary)?;
     info.empty_start = filler.next;
     info.empty_end = CNodeFiller::END;
+    server.empty_start = filler.next;
     info.heap_base = SERVER_HEAP_VADDR;
     info.heap_len = u64::from(desc.heap_pages) * PAGE;
     info.counter_frequency = counter_frequency;
