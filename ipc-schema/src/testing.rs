@@ -4,7 +4,8 @@
 
 use crate::interfaces::common::{LogLevel, Name, Ticks};
 use crate::interfaces::{
-    campaign, console, inject, kv, lifecycle, name, patch, snapshot, supervisor, timer, upgrade,
+    campaign, console, inject, kv, lifecycle, name, net, patch, snapshot, supervisor, timer,
+    upgrade,
 };
 use crate::server::Caller;
 use crate::transport::{CapSlot, CapTransfer, ReplyInfo, Transport};
@@ -55,6 +56,7 @@ pub fn dispatch_all(
         }
         Some(upgrade::v1::INTERFACE) => upgrade::v1::dispatch(stub, caller, label, request, reply),
         Some(patch::v1::INTERFACE) => patch::v1::dispatch(stub, caller, label, request, reply),
+        Some(net::v1::INTERFACE) => net::v1::dispatch(stub, caller, label, request, reply),
         Some(lifecycle::v1::INTERFACE) => {
             lifecycle::v1::dispatch(stub, caller, label, request, reply)
         }
@@ -81,6 +83,7 @@ pub const DISPATCHES: &[(&str, crate::DispatchFn<Stub>)] = &[
     ("campaign v1", campaign::v1::dispatch::<Stub>),
     ("lifecycle v1", lifecycle::v1::dispatch::<Stub>),
     ("patch v1", patch::v1::dispatch::<Stub>),
+    ("net v1", net::v1::dispatch::<Stub>),
     ("all", dispatch_all),
 ];
 
@@ -669,6 +672,72 @@ impl patch::v1::Server for Stub {
     }
 }
 
+impl net::v1::Server for Stub {
+    fn register(&mut self, caller: &mut Caller) -> Result<(), net::v1::NetError> {
+        self.hit();
+        let _ = caller.take_cap();
+        Ok(())
+    }
+
+    fn listen(&mut self, _: &mut Caller, _: u16) -> Result<(), net::v1::NetError> {
+        self.hit();
+        Err(net::v1::NetError::NotReady)
+    }
+
+    fn accept(&mut self, _: &mut Caller) -> Result<Option<net::v1::Conn>, net::v1::NetError> {
+        self.hit();
+        Ok(Some(u8::MAX))
+    }
+
+    fn events(&mut self, _: &mut Caller) -> Result<net::v1::Events, net::v1::NetError> {
+        self.hit();
+        Ok(net::v1::Events {
+            ready: u64::MAX,
+            accept: true,
+        })
+    }
+
+    fn receive(
+        &mut self,
+        _: &mut Caller,
+        _: net::v1::Conn,
+        _: u16,
+    ) -> Result<net::v1::Received, net::v1::NetError> {
+        self.hit();
+        Ok(net::v1::Received {
+            len: u16::MAX,
+            space: u16::MAX,
+            closed: true,
+        })
+    }
+
+    fn send(
+        &mut self,
+        _: &mut Caller,
+        _: net::v1::Conn,
+        _: u16,
+        _: u16,
+    ) -> Result<u16, net::v1::NetError> {
+        self.hit();
+        Err(net::v1::NetError::WouldBlock)
+    }
+
+    fn close(&mut self, _: &mut Caller, _: net::v1::Conn) -> Result<(), net::v1::NetError> {
+        self.hit();
+        Ok(())
+    }
+
+    fn sync(
+        &mut self,
+        _: &mut Caller,
+        _: u64,
+        _: u64,
+    ) -> Result<net::v1::Events, net::v1::NetError> {
+        self.hit();
+        Ok(net::v1::Events::default())
+    }
+}
+
 /// A transport that only records: the request is handed to a callback and the call fails with
 /// [`IpcError::ServerUnavailable`].
 struct Recorder<'f> {
@@ -859,4 +928,17 @@ pub fn sample_requests(sink: &mut dyn FnMut(u64, &[u64])) {
     let _ = c.arm(short.clone(), 0, 0, 0, 0, 0);
     let _ = c.status(u8::MAX);
     let _ = c.disarm(0);
+
+    let c = net::v1::Client::new(&recorder);
+    let _ = c.register(crate::CapSlot(7));
+    let _ = c.listen(u16::MAX);
+    let _ = c.accept();
+    let _ = c.events();
+    let _ = c.sync(u64::MAX, 0);
+    let _ = c.sync(0, u64::MAX);
+    for conn in [0, u8::MAX] {
+        let _ = c.receive(conn, u16::MAX);
+        let _ = c.send(conn, u16::MAX, u16::MAX);
+        let _ = c.close(conn);
+    }
 }

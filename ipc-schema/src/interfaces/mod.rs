@@ -11,6 +11,7 @@
 //! | 7 | [`snapshot`] | v1 | the root task's supervisor: concurrent snapshots of transactional servers |
 //! | 8 | [`upgrade`] | v1 | every server that can be upgraded live (to the supervisor only) |
 //! | 9 | [`campaign`] | v1 | the root task's supervisor, in campaign images |
+//! | 10 | [`net`] | v1 | the TCP/IP server: sockets to its front end, payloads in shared memory |
 //! | 13 | [`patch`] | v1 | the root task's supervisor: wait-free code-only patches |
 //!
 //! The shell is a client only. Ids are assigned here, once, and never reused.
@@ -47,6 +48,7 @@ pub mod inject;
 pub mod kv;
 pub mod lifecycle;
 pub mod name;
+pub mod net;
 pub mod patch;
 pub mod snapshot;
 pub mod supervisor;
@@ -66,6 +68,7 @@ pub mod ids {
     pub const SNAPSHOT: u16 = 7;
     pub const UPGRADE: u16 = 8;
     pub const CAMPAIGN: u16 = 9;
+    pub const NET: u16 = 10;
     pub const LIFECYCLE: u16 = 12;
     pub const PATCH: u16 = 13;
 }
@@ -86,6 +89,7 @@ pub const ALL: &[InterfaceInfo] = &[
     campaign::v1::INFO,
     lifecycle::v1::INFO,
     patch::v1::INFO,
+    net::v1::INFO,
 ];
 
 /// The interface version and op a request label addresses (for the supervisor: is the request
