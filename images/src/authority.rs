@@ -26,6 +26,12 @@
 //! the upgrader can send to every upgradable server and is linked with it, like a caller; it is
 //! the only server that can stop one (freeze) or replace its state, which is the authority an
 //! upgrade needs and no more: it cannot map their memory, hold their TCBs or spread capabilities.
+//! Capabilities a server gathered at run time in its own CNode (`own_cnode`: the name service's
+//! registrations) are carried to its new version by the root task (`lifecycle::carry_caps`, at
+//! the upgrader's request), never through the upgrader: both versions are the same server here,
+//! the new one holds what the old one held, and the old one's copies go with it, so an upgrade
+//! adds no edge to the graph. The upgrader only names the server; it never holds those
+//! capabilities.
 //!
 //! Memory: a server's frames, page tables, VSpace and CNode are made for it alone and never
 //! granted to another; the only memory capabilities in a CNode are its own CNode, a fresh Untyped
@@ -261,6 +267,17 @@ pub fn analyse(desc: &ImageDescription) -> Result<Authority, String> {
             linked[a][b] = true;
         }
     }
+    // A shared region is a channel both ways between its two servers: either writes what the
+    // other reads. It is the only memory of one server another can map.
+    for r in &desc.shared {
+        let index = |name: &str| desc.servers.iter().position(|s| s.name == name);
+        let (Some(a), Some(b)) = (index(&r.servers[0]), index(&r.servers[1])) else {
+            return Err(format!("shared region {} names an unknown server", r.name));
+        };
+        sends[a][b] = true;
+        sends[b][a] = true;
+        linked[a][b] = true;
+    }
     // Connected components over the links (undirected).
     let mut component: Vec<usize> = (0..n).collect();
     let mut changed = true;
@@ -279,6 +296,8 @@ pub fn analyse(desc: &ImageDescription) -> Result<Authority, String> {
     }
     // Memory: the only memory-bearing grants are the server's own CNode, its own fresh Untyped
     // and devices (checked exclusive above); nothing in `Grant` names another server's memory.
+    // Shared regions are mapped without a capability, into their two servers only, and count
+    // as channels above.
     Ok(Authority {
         names: desc.servers.iter().map(|s| s.name.to_string()).collect(),
         sends,
@@ -373,6 +392,45 @@ upgrader = true
     }
 
     #[test]
+    fn an_upgradable_name_service_gives_the_upgrader_no_capability_it_keeps() {
+        let d = image(
+            r#"
+[image]
+name = "t"
+[[server]]
+name = "name"
+program = "name"
+endpoints = ["name"]
+own_cnode = true
+upgrades = ["name2"]
+[[server]]
+name = "kv"
+program = "kv"
+endpoints = ["kv"]
+calls = ["name"]
+own_cnode = true
+[[server]]
+name = "upgrader"
+program = "upgrader"
+endpoints = ["upgrader"]
+calls = ["supervisor"]
+upgrader = true
+"#,
+        );
+        assert_eq!(
+            caps_summary(&d, 0),
+            "own tcb, endpoint name, own cnode, upgrade control"
+        );
+        let a = analyse(&d).unwrap();
+        // The upgrader reaches the name service (WRITE only, badge 0) and nobody else: the
+        // capabilities registered with the name service are carried between its versions by
+        // the root task, never through the upgrader.
+        assert!(a.sends[2][0] && !a.sends[2][1] && !a.sends[0][2]);
+        assert!(!grants(&d)[2].iter().any(|g| *g == Grant::OwnCNode));
+        assert!(a.sends[1][0]);
+    }
+
+    #[test]
     fn servers_without_a_path_are_isolated() {
         let a = analyse(&image(THREE)).unwrap();
         assert!(a.sends[1][0] && !a.sends[0][1]);
@@ -430,6 +488,87 @@ controls = ["p"]
         let a = analyse(&d).unwrap();
         assert!(a.sends[0][1] && a.sends[1][0]);
         assert!(a.isolated_pairs().is_empty());
+    }
+
+    #[test]
+    fn a_shared_region_is_a_channel_both_ways() {
+        let d = image(
+            r#"
+            [image]
+            name = "t"
+            [[server]]
+            name = "a"
+            program = "a"
+            [[server]]
+            name = "b"
+            program = "b"
+            [[server]]
+            name = "c"
+            program = "c"
+            [[shared]]
+            name = "buf"
+            pages = 4
+            servers = ["a", "b"]
+            "#,
+        );
+        let auth = analyse(&d).unwrap();
+        assert!(auth.sends[0][1] && auth.sends[1][0]);
+        assert!(!auth.sends[0][2] && !auth.sends[2][0]);
+        assert_eq!(auth.isolated_pairs(), vec![(0, 2), (1, 2)]);
+        let regions: Vec<_> = d
+            .shared_regions_of("b")
+            .map(|(at, r)| (at, r.pages))
+            .collect();
+        assert_eq!(regions, vec![(0, 4)]);
+        assert_eq!(d.shared_regions_of("c").count(), 0);
+    }
+
+    #[test]
+    fn broken_shared_regions_are_one_line_errors_naming_the_field() {
+        let base = r#"
+            [image]
+            name = "t"
+            [[server]]
+            name = "a"
+            program = "a"
+            [[server]]
+            name = "b"
+            program = "b"
+            transactional = true
+            endpoints = ["b"]
+            "#;
+        let cases = [
+            (
+                "name = \"x\"\npages = 0\nservers = [\"a\", \"b\"]",
+                "shared[0].pages: 0 is out of range",
+            ),
+            (
+                "name = \"x\"\npages = 1\nservers = [\"a\"]",
+                "shared[0].servers: lists 1 servers",
+            ),
+            (
+                "name = \"x\"\npages = 1\nservers = [\"a\", \"a\"]",
+                "shared.servers: 'a' is listed twice",
+            ),
+            (
+                "name = \"x\"\npages = 1\nservers = [\"a\", \"z\"]",
+                "shared.servers: no server is named 'z'",
+            ),
+            (
+                "name = \"x\"\npages = 1\nservers = [\"a\", \"b\"]",
+                "shared.servers: server 'b' is transactional",
+            ),
+            (
+                "name = \"X\"\npages = 1\nservers = [\"a\", \"b\"]",
+                "shared[0].name: contains 'X'",
+            ),
+        ];
+        for (table, expected) in cases {
+            let text = format!("{base}\n[[shared]]\n{table}\n");
+            let e = crate::parse("t.toml", &text).unwrap_err().to_string();
+            assert!(e.contains(expected), "{e}");
+            assert!(!e.contains('\n'), "{e}");
+        }
     }
 
     #[test]

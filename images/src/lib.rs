@@ -34,6 +34,9 @@
 //! - `threads` is in 1..=[`THREADS_MAX`], and more than one needs `transactional = false` (a
 //!   TxRegion checkpoints one thread); `patches` names at most [`MAX_PATCHES`] distinct programs
 //!   (well-formed program names, not the server's own program).
+//! - at most [`MAX_SHARED`] `[[shared]]` regions with distinct names, each of 1..=256 pages
+//!   (512 in all) between exactly two distinct, existing, non-transactional servers (see
+//!   [`shared`]).
 #![cfg_attr(not(feature = "std"), no_std)]
 // Errors are rare and no_std has no Box: they carry their names inline.
 #![allow(clippy::result_large_err)]
@@ -43,6 +46,8 @@ use serde::{Deserialize, Serialize};
 
 #[cfg(feature = "std")]
 pub mod authority;
+pub mod shared;
+pub use shared::{MAX_SHARED, SharedRegion};
 #[cfg(feature = "std")]
 mod parse;
 #[cfg(feature = "std")]
@@ -121,6 +126,8 @@ pub type ProgramName = heapless::String<PROGRAM_MAX_LEN>;
 pub struct ImageDescription {
     pub name: Name,
     pub servers: heapless::Vec<ServerDesc, MAX_SERVERS>,
+    /// Memory regions shared by two servers (TOML `[[shared]]`, see [`shared`]).
+    pub shared: heapless::Vec<SharedRegion, MAX_SHARED>,
     /// Debug only: make the root task itself fault (TOML `[image] debug_root_task_fault`).
     pub debug_root_task_fault: DebugRootTaskFault,
 }
@@ -346,6 +353,8 @@ pub enum Problem {
     ThreadsNeedNonTransactional,
     /// `patches` names the server's own program.
     PatchIsOwnProgram,
+    /// A `[[shared]]` region is wrong.
+    Shared(shared::SharedProblem),
 }
 
 impl Problem {
@@ -375,6 +384,7 @@ impl fmt::Display for Problem {
                 "more than one thread needs transactional = false (a region checkpoints one thread)"
             ),
             Problem::PatchIsOwnProgram => write!(f, "a patch must be another program"),
+            Problem::Shared(p) => p.fmt(f),
             Problem::SnapshotNeedsTransactional => {
                 write!(
                     f,
@@ -676,7 +686,8 @@ pub fn validate(desc: &ImageDescription) -> Result<(), Invalid> {
             problem,
         })?;
     }
-    check_references(desc)
+    check_references(desc)?;
+    shared::check(desc)
 }
 
 /// The rules that relate servers to each other (names and fields are already well-formed).
@@ -806,7 +817,14 @@ const MAX_SERVER_ENCODED_LEN: usize = {
 
 /// Bytes the postcard encoding of any [`ImageDescription`] takes at most: a buffer of this size
 /// always suffices for [`encode`].
-pub const MAX_ENCODED_LEN: usize = (1 + 24) + 1 + MAX_SERVERS * MAX_SERVER_ENCODED_LEN + 1;
+pub const MAX_ENCODED_LEN: usize = (1 + 24)
+    + 1
+    + MAX_SERVERS * MAX_SERVER_ENCODED_LEN
+    + 1
+    + MAX_SHARED * MAX_SHARED_ENCODED_LEN
+    + 1;
+/// Bytes one [`SharedRegion`] takes at most: its name, its pages (a varint) and two names.
+const MAX_SHARED_ENCODED_LEN: usize = (1 + 24) + 3 + 2 * (1 + 24);
 
 /// Encodes `desc` with postcard into `buf` and returns the used part.
 pub fn encode<'a>(
@@ -905,6 +923,7 @@ mod tests {
         ImageDescription {
             name: name("demo"),
             servers,
+            shared: heapless::Vec::new(),
             debug_root_task_fault: DebugRootTaskFault::Never,
         }
     }
@@ -984,9 +1003,19 @@ mod tests {
         for _ in 0..MAX_SERVERS {
             servers.push(s.clone()).unwrap();
         }
+        let region = SharedRegion {
+            name: name(&long),
+            pages: u16::MAX,
+            servers: [name(&long), name(&long)],
+        };
+        let mut shared = heapless::Vec::new();
+        for _ in 0..MAX_SHARED {
+            shared.push(region.clone()).unwrap();
+        }
         let desc = ImageDescription {
             name: name(&long),
             servers,
+            shared,
             debug_root_task_fault: DebugRootTaskFault::AfterStart,
         };
         let mut buf = [0u8; MAX_ENCODED_LEN + 64];

@@ -35,6 +35,11 @@
 //! threads = 1                    # 1..=16 threads serving its endpoints (more: not transactional)
 //! patches = []                   # programs it may be patched to, wait-free (same data layout)
 //!
+//! [[shared]]                     # optional, at most 4: memory two servers both map
+//! name = "netbuf"
+//! pages = 97                     # 1..=256 (512 in all)
+//! servers = ["tcpip", "resp"]    # exactly two, neither transactional
+//!
 //! [test]                         # optional, host only (QEMU scenario tests)
 //! expect = ["line", "..."]       # substrings of output lines, in order
 //! exit_code = 0
@@ -140,7 +145,18 @@ struct RawFile {
     image: RawImage,
     #[serde(default)]
     server: Vec<RawServer>,
+    #[serde(default)]
+    shared: Vec<RawShared>,
     test: Option<RawTest>,
+}
+
+/// A `[[shared]]` table (see [`crate::shared`]).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawShared {
+    name: String,
+    pages: i64,
+    servers: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -267,12 +283,29 @@ pub fn parse(
         RawRootTaskFault::Never => crate::DebugRootTaskFault::Never,
         RawRootTaskFault::AfterStart => crate::DebugRootTaskFault::AfterStart,
     };
+    if raw.shared.len() > crate::MAX_SHARED {
+        return Err(error(format!(
+            "shared: {}",
+            Problem::TooMany {
+                given: raw.shared.len(),
+                max: crate::MAX_SHARED
+            }
+        )));
+    }
+    let mut shared = heapless::Vec::new();
+    for (i, r) in raw.shared.iter().enumerate() {
+        let region = convert_shared(r)
+            .map_err(|(field, problem)| error(format!("shared[{i}].{field}: {problem}")))?;
+        let _ = shared.push(region);
+    }
     let desc = ImageDescription {
         name,
         servers,
+        shared,
         debug_root_task_fault,
     };
     check_references(&desc).map_err(|e: Invalid| error(e.to_string()))?;
+    crate::shared::check(&desc).map_err(|e: Invalid| error(e.to_string()))?;
 
     let test = raw
         .test
@@ -280,6 +313,36 @@ pub fn parse(
         .transpose()
         .map_err(|(field, message)| error(format!("test.{field}: {message}")))?;
     Ok((desc, test))
+}
+
+/// One `[[shared]]` table, its fields on their own (names, sizes); what relates it to the
+/// servers is [`crate::shared`]'s check.
+fn convert_shared(r: &RawShared) -> Result<crate::SharedRegion, (&'static str, Problem)> {
+    let name = convert_name(&r.name).map_err(|p| ("name", p))?;
+    let max = i64::from(crate::shared::SHARED_PAGES_MAX);
+    if !(1..=max).contains(&r.pages) {
+        return Err((
+            "pages",
+            Problem::OutOfRange {
+                value: r.pages,
+                min: 1,
+                max,
+            },
+        ));
+    }
+    let [a, b] = r.servers.as_slice() else {
+        return Err((
+            "servers",
+            Problem::Shared(crate::shared::SharedProblem::NotTwo(r.servers.len())),
+        ));
+    };
+    let a = convert_name(a).map_err(|p| ("servers", p))?;
+    let b = convert_name(b).map_err(|p| ("servers", p))?;
+    Ok(crate::SharedRegion {
+        name,
+        pages: r.pages as u16,
+        servers: [a, b],
+    })
 }
 
 /// The 1-based line holding byte `offset` of `text`.
@@ -599,12 +662,12 @@ input = "ps\npoweroff\n"
             ["console", "timer", "name", "kv", "upgrader", "shell"]
         );
         for s in &desc.servers {
-            // Each server is the program of its name (kv: its live-upgradable build, kv2) and
-            // serves the endpoint of its name.
-            let program = if s.name == "kv" {
-                "kv2"
-            } else {
-                s.name.as_str()
+            // Each server is the program of its name (kv and name: their live-upgradable builds,
+            // kv2 and name1) and serves the endpoint of its name.
+            let program = match s.name.as_str() {
+                "kv" => "kv2",
+                "name" => "name1",
+                other => other,
             };
             assert_eq!(s.program, program);
             if s.name != "shell" {
@@ -621,6 +684,7 @@ input = "ps\npoweroff\n"
             ["console", "kv", "supervisor", "timer", "upgrader"]
         );
         assert_eq!(desc.server("kv").unwrap().upgrades, ["kv2", "kv3"]);
+        assert_eq!(desc.server("name").unwrap().upgrades, ["name2"]);
         assert!(shell.poweroff && shell.endpoints.is_empty());
         assert!(test.is_none());
     }

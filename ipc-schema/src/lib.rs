@@ -49,7 +49,8 @@ pub mod wire;
 
 pub use error::{CallError, IpcError, Never};
 pub use interfaces::{
-    campaign, console, inject, kv, lifecycle, name, patch, snapshot, supervisor, timer, upgrade,
+    campaign, console, inject, kv, lifecycle, name, net, patch, snapshot, supervisor, timer,
+    upgrade,
 };
 pub use local::{Exchange, Local};
 pub use meta::{InterfaceInfo, OpInfo};

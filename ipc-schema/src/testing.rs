@@ -4,7 +4,8 @@
 
 use crate::interfaces::common::{LogLevel, Name, Ticks};
 use crate::interfaces::{
-    campaign, console, inject, kv, lifecycle, name, patch, snapshot, supervisor, timer, upgrade,
+    campaign, console, inject, kv, lifecycle, name, net, patch, snapshot, supervisor, timer,
+    upgrade,
 };
 use crate::server::Caller;
 use crate::transport::{CapSlot, CapTransfer, ReplyInfo, Transport};
@@ -39,7 +40,7 @@ pub fn dispatch_all(
 ) -> (u64, usize) {
     let interface = Label::from_u64(label).map(|l| l.interface);
     match interface {
-        Some(name::v1::INTERFACE) => name::v1::dispatch(stub, caller, label, request, reply),
+        Some(name::v1::INTERFACE) => name::dispatch(stub, caller, label, request, reply),
         Some(console::v1::INTERFACE) => console::v1::dispatch(stub, caller, label, request, reply),
         Some(timer::v1::INTERFACE) => timer::dispatch(stub, caller, label, request, reply),
         Some(kv::v2::INTERFACE) => kv::dispatch(stub, caller, label, request, reply),
@@ -55,6 +56,7 @@ pub fn dispatch_all(
         }
         Some(upgrade::v1::INTERFACE) => upgrade::v1::dispatch(stub, caller, label, request, reply),
         Some(patch::v1::INTERFACE) => patch::v1::dispatch(stub, caller, label, request, reply),
+        Some(net::v1::INTERFACE) => net::v1::dispatch(stub, caller, label, request, reply),
         Some(lifecycle::v1::INTERFACE) => {
             lifecycle::v1::dispatch(stub, caller, label, request, reply)
         }
@@ -65,6 +67,8 @@ pub fn dispatch_all(
 /// Each interface version's own dispatch, over a [`Stub`].
 pub const DISPATCHES: &[(&str, crate::DispatchFn<Stub>)] = &[
     ("name v1", name::v1::dispatch::<Stub>),
+    ("name v2", name::v2::dispatch::<Stub>),
+    ("name all", name::dispatch::<Stub>),
     ("console v1", console::v1::dispatch::<Stub>),
     ("timer v1", timer::v1::dispatch::<Stub>),
     ("timer v2", timer::v2::dispatch::<Stub>),
@@ -79,6 +83,7 @@ pub const DISPATCHES: &[(&str, crate::DispatchFn<Stub>)] = &[
     ("campaign v1", campaign::v1::dispatch::<Stub>),
     ("lifecycle v1", lifecycle::v1::dispatch::<Stub>),
     ("patch v1", patch::v1::dispatch::<Stub>),
+    ("net v1", net::v1::dispatch::<Stub>),
     ("all", dispatch_all),
 ];
 
@@ -127,6 +132,60 @@ impl name::v1::Server for Stub {
     fn unregister(&mut self, _: &mut Caller, _: Name) -> Result<(), name::v1::NameError> {
         self.hit();
         Err(name::v1::NameError::NotFound)
+    }
+}
+
+impl name::v2::Server for Stub {
+    fn register(
+        &mut self,
+        caller: &mut Caller,
+        _: Name,
+        _: u16,
+        _: u8,
+        _: u8,
+    ) -> Result<u32, name::v2::NameError> {
+        self.hit();
+        caller.take_cap();
+        Ok(1)
+    }
+
+    fn lookup(
+        &mut self,
+        caller: &mut Caller,
+        query: name::v2::Query,
+    ) -> Result<name::v2::Registration, name::v2::NameError> {
+        self.hit();
+        caller.reply_with_cap(STUB_REPLY_CAP);
+        let (name, interface) = match query {
+            name::v2::Query::Name(name) => (name, 0),
+            name::v2::Query::Interface { interface, .. } => (Name::new(), interface),
+        };
+        Ok(name::v2::Registration {
+            name,
+            interface,
+            min_version: 1,
+            max_version: 2,
+            generation: u32::MAX,
+        })
+    }
+
+    fn list(
+        &mut self,
+        _: &mut Caller,
+        _: u16,
+    ) -> Result<name::v2::RegistrationPage, name::v2::NameError> {
+        self.hit();
+        Ok(name::v2::RegistrationPage::default())
+    }
+
+    fn unregister(&mut self, _: &mut Caller, _: Name) -> Result<(), name::v2::NameError> {
+        self.hit();
+        Err(name::v2::NameError::InvalidName)
+    }
+
+    fn count(&mut self, _: &mut Caller) -> Result<name::v2::Count, name::v2::NameError> {
+        self.hit();
+        Ok(name::v2::Count::default())
     }
 }
 
@@ -515,9 +574,19 @@ impl lifecycle::v1::Server for Stub {
             state_bytes: u32::MAX,
             lengths: [u64::MAX; 4],
             blackout: u64::MAX,
+            blocked_at: u64::MAX,
             total: u64::MAX,
             chunks: u32::MAX,
         })
+    }
+
+    fn carry_caps(
+        &mut self,
+        _: &mut Caller,
+        _: Name,
+    ) -> Result<u32, lifecycle::v1::LifecycleError> {
+        self.hit();
+        Ok(u32::MAX)
     }
 }
 
@@ -603,6 +672,72 @@ impl patch::v1::Server for Stub {
     }
 }
 
+impl net::v1::Server for Stub {
+    fn register(&mut self, caller: &mut Caller) -> Result<(), net::v1::NetError> {
+        self.hit();
+        let _ = caller.take_cap();
+        Ok(())
+    }
+
+    fn listen(&mut self, _: &mut Caller, _: u16) -> Result<(), net::v1::NetError> {
+        self.hit();
+        Err(net::v1::NetError::NotReady)
+    }
+
+    fn accept(&mut self, _: &mut Caller) -> Result<Option<net::v1::Conn>, net::v1::NetError> {
+        self.hit();
+        Ok(Some(u8::MAX))
+    }
+
+    fn events(&mut self, _: &mut Caller) -> Result<net::v1::Events, net::v1::NetError> {
+        self.hit();
+        Ok(net::v1::Events {
+            ready: u64::MAX,
+            accept: true,
+        })
+    }
+
+    fn receive(
+        &mut self,
+        _: &mut Caller,
+        _: net::v1::Conn,
+        _: u16,
+    ) -> Result<net::v1::Received, net::v1::NetError> {
+        self.hit();
+        Ok(net::v1::Received {
+            len: u16::MAX,
+            space: u16::MAX,
+            closed: true,
+        })
+    }
+
+    fn send(
+        &mut self,
+        _: &mut Caller,
+        _: net::v1::Conn,
+        _: u16,
+        _: u16,
+    ) -> Result<u16, net::v1::NetError> {
+        self.hit();
+        Err(net::v1::NetError::WouldBlock)
+    }
+
+    fn close(&mut self, _: &mut Caller, _: net::v1::Conn) -> Result<(), net::v1::NetError> {
+        self.hit();
+        Ok(())
+    }
+
+    fn sync(
+        &mut self,
+        _: &mut Caller,
+        _: u64,
+        _: u64,
+    ) -> Result<net::v1::Events, net::v1::NetError> {
+        self.hit();
+        Ok(net::v1::Events::default())
+    }
+}
+
 /// A transport that only records: the request is handed to a callback and the call fails with
 /// [`IpcError::ServerUnavailable`].
 struct Recorder<'f> {
@@ -651,6 +786,15 @@ pub fn sample_requests(sink: &mut dyn FnMut(u64, &[u64])) {
     let _ = c.lookup(by_interface, slot);
     let _ = c.list(0);
     let _ = c.list(u16::MAX);
+
+    let c = name::v2::Client::new(&recorder);
+    for n in [&short, &long] {
+        let _ = c.register(n.clone(), kv::v2::INTERFACE, 1, 2, slot);
+        let _ = c.lookup(name::v2::Query::Name(n.clone()), slot);
+        let _ = c.unregister(n.clone());
+    }
+    let _ = c.list(u16::MAX);
+    let _ = c.count();
 
     let c = console::v1::Client::new(&recorder);
     let mut chunk = console::v1::Bytes::new();
@@ -756,6 +900,7 @@ pub fn sample_requests(sink: &mut dyn FnMut(u64, &[u64])) {
         let _ = c.discard(n.clone());
         let _ = c.probation(n.clone());
         let _ = c.upgrade(n.clone(), program.clone(), n == &short);
+        let _ = c.carry_caps(n.clone());
     }
 
     let c = campaign::v1::Client::new(&recorder);
@@ -783,4 +928,17 @@ pub fn sample_requests(sink: &mut dyn FnMut(u64, &[u64])) {
     let _ = c.arm(short.clone(), 0, 0, 0, 0, 0);
     let _ = c.status(u8::MAX);
     let _ = c.disarm(0);
+
+    let c = net::v1::Client::new(&recorder);
+    let _ = c.register(crate::CapSlot(7));
+    let _ = c.listen(u16::MAX);
+    let _ = c.accept();
+    let _ = c.events();
+    let _ = c.sync(u64::MAX, 0);
+    let _ = c.sync(0, u64::MAX);
+    for conn in [0, u8::MAX] {
+        let _ = c.receive(conn, u16::MAX);
+        let _ = c.send(conn, u16::MAX, u16::MAX);
+        let _ = c.close(conn);
+    }
 }

@@ -51,6 +51,8 @@ pub enum BuildError {
     DeviceMemoryInUse {
         paddr: u64,
     },
+    /// The image's shared regions were not made (see `shared::make`).
+    NoSharedFrames,
 }
 
 impl fmt::Display for BuildError {
@@ -82,6 +84,7 @@ impl fmt::Display for BuildError {
             BuildError::DeviceMemoryInUse { paddr } => {
                 write!(f, "the device memory at {paddr:#x} is already in use")
             }
+            BuildError::NoSharedFrames => write!(f, "the shared regions' frames were not made"),
             BuildError::PageTableLoop { vaddr } => {
                 write!(
                     f,

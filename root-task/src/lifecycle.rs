@@ -13,6 +13,7 @@
 //! | `commit` | `OldOnProbation` | none | frees the old version |
 //! | `discard` | `Prepared`, `Reverted` | none | frees the version that is not serving |
 //! | `probation` | any | | the serving version's faults since `switch` |
+//! | `carry_caps` | `Prepared`, `OldOnProbation` | same | the other version's boot-empty CNode slots become copies of the serving version's (`Versions::carry_caps`) |
 //!
 //! Faults of the version that is not serving (a new one failing during its import, the frozen old
 //! one) are counted ([`other_version_fault`]): a fault inside a request aborts its transaction and
@@ -64,9 +65,12 @@ fn find<'s>(
 
 /// Sets the upgrader's priority: its image priority while it drives an upgrade (so that its
 /// phases are not interleaved with its clients' time slices, which would stretch the blackout),
-/// or, during probation, where it waits by polling, the lowest priority of the other servers, so
-/// that it yields to everyone who must keep running meanwhile. The root task may raise a thread's
-/// priority again; the upgrader could not.
+/// up to and including the `serve` that ends the blackout; or, once it asks `probation` a second
+/// time with no fault come (an upgrader without a timer polls it through the window), the lowest
+/// priority of the other servers, so that it yields to everyone who must keep running meanwhile.
+/// An upgrader that sleeps on the timer asks once, at the window's end, and keeps its priority
+/// to commit (lowered, it would wait behind the clients' time slices). The root task may raise a
+/// thread's priority again; the upgrader could not.
 fn upgrader_priority(servers: &[Supervised], probation: bool) {
     let Some(upgrader) = servers.iter().find(|s| s.upgrader) else {
         return;
@@ -140,6 +144,7 @@ impl v1::Server for Lifecycle<'_> {
             version,
             program: axolotl_image::ProgramName::try_from(program.as_str()).unwrap_or_default(),
             stage: OtherStage::Prepared,
+            polled: false,
         });
         server.other_faults = 0;
         info!(
@@ -175,9 +180,7 @@ impl v1::Server for Lifecycle<'_> {
             server.program(),
             server.other.as_ref().map_or(0, |o| o.version)
         );
-        let version = server.version;
-        upgrader_priority(self.servers, true);
-        Ok(version)
+        Ok(server.version)
     }
 
     fn revert(&mut self, _: &mut Caller, name: Name) -> Result<u32, LifecycleError> {
@@ -224,11 +227,18 @@ impl v1::Server for Lifecycle<'_> {
 
     fn probation(&mut self, _: &mut Caller, name: Name) -> Result<Probation, LifecycleError> {
         let (_, server) = self.server(&name)?;
-        Ok(Probation {
+        let probation = Probation {
             version: server.version,
             faults: server.probation_faults,
             other_faults: server.other_faults,
-        })
+        };
+        // Polling: below the clients; a fault: a rollback follows, driven at full priority.
+        let polling = server
+            .other
+            .as_mut()
+            .is_some_and(|o| core::mem::replace(&mut o.polled, true));
+        upgrader_priority(self.servers, polling && probation.faults == 0);
+        Ok(probation)
     }
 
     fn upgrade(
@@ -240,6 +250,24 @@ impl v1::Server for Lifecycle<'_> {
     ) -> Result<Report, LifecycleError> {
         // The upgrader runs upgrades; the supervisor never blocks on a server.
         Err(LifecycleError::NotHere)
+    }
+
+    /// Forward (the new version `Prepared`, the old one serving and frozen) and when a rollback
+    /// carries the state back (the old version `OldOnProbation`, the new one serving and
+    /// frozen): the capabilities go where the state goes. The source keeps its own; the copies
+    /// go with their version's Untyped when it is freed.
+    fn carry_caps(&mut self, _: &mut Caller, name: Name) -> Result<u32, LifecycleError> {
+        let (index, server) = self.server(&name)?;
+        // A version just built has nothing in those slots; the old one on probation has its own.
+        let (to, clear) = match &server.other {
+            Some(o) if o.stage == OtherStage::Prepared => (o.slot, false),
+            Some(o) if o.stage == OtherStage::OldOnProbation => (o.slot, true),
+            _ => return Err(LifecycleError::WrongStep),
+        };
+        let from = server.slot;
+        self.versions
+            .carry_caps(index, from, to, clear)
+            .ok_or(LifecycleError::WrongStep)
     }
 }
 

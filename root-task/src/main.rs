@@ -24,6 +24,7 @@ mod lifecycle;
 mod patch;
 mod platform;
 mod policy;
+mod shared;
 mod slots;
 mod snapshots;
 mod supervisor;
@@ -75,6 +76,9 @@ fn main(bootinfo: &'static BootInfo) -> ! {
         Ok(made) => made,
         Err(e) => stop(format_args!("{e}")),
     };
+    if let Err(e) = shared::make(&mut b, &image) {
+        stop(format_args!("shared regions: {e}"));
+    }
     let mut servers: heapless::Vec<Option<BuiltServer>, MAX_SERVERS> = heapless::Vec::new();
     for (index, desc) in image.servers.iter().enumerate() {
         let built = system::build_server(

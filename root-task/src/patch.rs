@@ -14,8 +14,11 @@
 //! to another build (`begin`), the supervisor makes a *clone* address space: fresh frames with
 //! the new build's code and read-only data, and copies of the capabilities of every other frame
 //! (data, bss, stacks, IPC buffers, heap, info page, device registers), mapped at the same
-//! addresses with the same rights, so both address spaces share all writable memory. Then each
-//! thread moves over at its own receive point: a thread the kernel reports blocked in a receive
+//! addresses with the same rights, so both address spaces share all writable memory. `begin`
+//! only checks the layout and starts the clone; each `step` builds a bounded batch of its pages
+//! (`upgrade::patch::ClonePlan`, [`CLONE_STEP_BUDGET`]), because the root task runs above every
+//! server and each of its ops stops them all. Once the clone is complete, each thread moves over
+//! at its own receive point: a thread the kernel reports blocked in a receive
 //! (`TcbGetState`) has no request in flight, so the supervisor suspends it, points it at the
 //! clone, sets its registers to the new build's entry on its own (dead) stack with
 //! `START_PATCHED`, and resumes it; it starts its serve loop afresh in the new code. A thread
@@ -50,6 +53,7 @@ use axolotl_rt::{CNode, Cap, Endpoint, Frame, Tcb, VSpace, root, time};
 use ipc_schema::Caller;
 use ipc_schema::patch::v1::{self, PatchError, PatchInfo, Program};
 use log::{error, info, warn};
+use upgrade::patch::ClonePlan;
 
 const PAGE: u64 = PAGE_SIZE as u64;
 /// The patcher's memory: clones (address space, page tables, new code frames) of all patches.
@@ -58,6 +62,9 @@ pub const PATCHER_BITS: u32 = 21;
 pub const PATCHER_SLOTS: CPtr = 64;
 /// The most frames of one server a patch shares.
 pub const MAX_SHARED: usize = 256;
+/// Cost units (`upgrade::patch`) of the clone built by one `step`: two new code pages or four
+/// shared ones (about 25,000 instructions on aarch64), so that no step stops the servers for long.
+pub const CLONE_STEP_BUDGET: u32 = 4;
 
 /// A server's worker threads (thread 1.. of its windows).
 pub type Workers = heapless::Vec<Cap<Tcb>, { MAX_THREADS as usize - 1 }>;
@@ -266,6 +273,8 @@ struct InProgress {
     vspace: Cap<VSpace>,
     storage: Storage,
     entry: u64,
+    /// The pages of the clone still to build; threads move only once it is complete.
+    plan: ClonePlan,
 }
 
 /// What the supervisor keeps of a patchable server.
@@ -346,44 +355,80 @@ fn failed(name: &str, e: BuildError) -> PatchError {
     }
 }
 
-impl Patcher<'_> {
-    fn program(&self, name: &str) -> Option<Elf<'_>> {
+impl<'a> Patcher<'a> {
+    fn program(&self, name: &str) -> Option<Elf<'a>> {
         let entry = self.archive.find(EntryKind::Program, Some(name))?;
         Elf::parse(entry.data, self.machine).ok()
     }
 
-    /// Builds the clone of `p`'s address space with `new`'s code.
-    fn clone_space(
+    /// Starts the clone of `p`'s address space for `new`'s code: its VSpace and bookkeeping
+    /// CNode, and the plan of the pages still to build (see [`build_batch`](Self::build_batch)).
+    fn start_clone(
         &mut self,
         p: &Patchable,
         old: &Elf,
         new: &Elf,
-    ) -> Result<(Cap<VSpace>, Storage, PatchInfo), BuildError> {
+    ) -> Result<(Cap<VSpace>, Storage, ClonePlan), BuildError> {
         let b = &mut self.b;
-        let code: u64 = new.pages().filter(|pg| !pg.writable).count() as u64;
-        let shared = p.frames.entries.len() as u64;
-        let slots = code + shared + 2 * crate::system::tables_for(PAGE, 0x4000_0000) + 8;
-        let mut storage = b.make_storage(slots)?;
-        let vspace: Cap<VSpace> = b.make(ObjectType::VSpace, 0, "make the clone's VSpace")?;
-        let mut info = PatchInfo::default();
-        // The new build's code and read-only data: fresh frames.
-        for page in new.pages().filter(|pg| !pg.writable) {
+        let old_code: heapless::Vec<u64, 512> = code_pages(old).collect();
+        let mut vaddrs: heapless::Vec<u64, { 2 * MAX_SHARED }> = code_pages(new).collect();
+        let code = vaddrs.len();
+        for f in p.frames.iter().filter(|f| !old_code.contains(&f.vaddr)) {
+            vaddrs.push(f.vaddr).map_err(|_| BuildError::StorageFull)?;
+        }
+        let shared = vaddrs.len() - code;
+        // Sized to what the pages need: a CNode is zeroed when it is made, in this stop.
+        let slots = (vaddrs.len() + upgrade::patch::page_tables(&vaddrs)) as u64;
+        let storage = b.make_storage(slots)?;
+        let vspace: Cap<VSpace> = match b.make(ObjectType::VSpace, 0, "make the clone's VSpace") {
+            Ok(v) => v,
+            Err(e) => {
+                let _ = b.delete(storage.cnode);
+                return Err(e);
+            }
+        };
+        Ok((vspace, storage, ClonePlan::new(code, shared)))
+    }
+
+    /// Builds the next batch of the clone (at most [`CLONE_STEP_BUDGET`] cost units): the new
+    /// build's code and read-only data in fresh frames, then, for every other frame the server
+    /// has, a copy of its capability mapped at the same address with the same rights.
+    fn build_batch(&mut self, p: &mut Patchable) -> Result<(), BuildError> {
+        let old = self.program(&p.program).ok_or(BuildError::StorageFull)?;
+        let Some(patch) = p.patch.as_mut() else {
+            return Ok(());
+        };
+        let new = self
+            .program(&patch.program)
+            .ok_or(BuildError::StorageFull)?;
+        let batch = patch.plan.next(CLONE_STEP_BUDGET);
+        let b = &mut self.b;
+        for page in new
+            .pages()
+            .filter(|pg| !pg.writable)
+            .skip(batch.code.start)
+            .take(batch.code.len())
+        {
             let frame =
                 b.make_filled_frame("make a code frame", |dest| new.fill_page(page.vaddr, dest))?;
             map_and_keep(
                 b,
-                &mut storage,
+                &mut patch.storage,
                 frame,
-                vspace,
+                patch.vspace,
                 page.vaddr,
                 CapRights::READ,
                 page.attributes(),
             )?;
-            info.code_pages += 1;
         }
-        // Everything else: the same frames, through copies of their capabilities.
-        let old_code: heapless::Vec<u64, 512> = code_pages(old).collect();
-        for f in p.frames.iter().filter(|f| !old_code.contains(&f.vaddr)) {
+        let old_code: heapless::Vec<u64, 512> = code_pages(&old).collect();
+        for f in p
+            .frames
+            .iter()
+            .filter(|f| !old_code.contains(&f.vaddr))
+            .skip(batch.shared.start)
+            .take(batch.shared.len())
+        {
             let slot = b.slots.alloc().ok_or(BuildError::OutOfSlots)?;
             if let Err(e) = root::cnode().copy(slot, p.storage, f.slot, CapRights::ALL) {
                 b.slots.free(slot);
@@ -393,10 +438,21 @@ impl Patcher<'_> {
                 });
             }
             let frame = Cap::<Frame>::from_cptr(slot);
-            map_and_keep(b, &mut storage, frame, vspace, f.vaddr, f.rights, f.attrs)?;
-            info.shared_pages += 1;
+            map_and_keep(
+                b,
+                &mut patch.storage,
+                frame,
+                patch.vspace,
+                f.vaddr,
+                f.rights,
+                f.attrs,
+            )?;
         }
-        Ok((vspace, storage, info))
+        patch.plan.done(&batch);
+        let (code, shared) = patch.plan.built();
+        p.info.code_pages = code as u16;
+        p.info.shared_pages = shared as u16;
+        Ok(())
     }
 
     /// Moves thread `k` of `p` into the clone if it is at its receive point; returns whether it
@@ -593,13 +649,11 @@ impl v1::Server for Patches<'_, '_, '_> {
             );
             return Err(PatchError::LayoutDiffers);
         }
-        let (vspace, storage, built) = patcher
-            .clone_space(p, &old, &new)
+        let (vspace, storage, plan) = patcher
+            .start_clone(p, &old, &new)
             .map_err(|e| failed(&server, e))?;
         p.info = PatchInfo {
             threads: p.threads.len() as u8,
-            code_pages: built.code_pages,
-            shared_pages: built.shared_pages,
             ..PatchInfo::default()
         };
         p.patch = Some(InProgress {
@@ -607,15 +661,16 @@ impl v1::Server for Patches<'_, '_, '_> {
             vspace,
             storage,
             entry: new.entry(),
+            plan,
         });
+        let code = code_pages(&new).count();
+        let shared = plan.remaining() - code;
         info!(
-            "patch of '{server}': clone with {} new code pages and {} shared pages; moving {} \
-             threads at their receive points",
-            built.code_pages,
-            built.shared_pages,
+            "patch of '{server}': a clone for {code} new code pages and {shared} shared pages, \
+             built in {} steps; then its {} threads move at their receive points",
+            ClonePlan::steps(code, shared, CLONE_STEP_BUDGET),
             p.threads.len()
         );
-        Self::advance(patcher, p, &server)?;
         p.info.ticks = time::counter().wrapping_sub(start);
         Ok(p.info)
     }
@@ -635,10 +690,21 @@ impl v1::Server for Patches<'_, '_, '_> {
                 .ok_or(PatchError::NoSuchServer)?;
             s.patch.as_mut().ok_or(PatchError::NotPatchable)?
         };
-        if p.patch.is_none() {
-            return Err(PatchError::NotInProgress);
+        let building = match &p.patch {
+            None => return Err(PatchError::NotInProgress),
+            Some(patch) => !patch.plan.complete(),
+        };
+        if building {
+            // One bounded batch of the clone; no thread moves before it is complete.
+            if let Err(e) = patcher.build_batch(p) {
+                // The patch is abandoned; what the clone holds stays in the patcher's memory
+                // (see the module's limits) and the server runs on in its old build.
+                p.patch = None;
+                return Err(failed(&server, e));
+            }
+        } else {
+            Self::advance(patcher, p, &server)?;
         }
-        Self::advance(patcher, p, &server)?;
         p.info.ticks = time::counter().wrapping_sub(start);
         Ok(p.info)
     }

@@ -117,6 +117,9 @@ pub struct OtherVersion {
     pub version: u32,
     pub program: axolotl_image::ProgramName,
     pub stage: OtherStage,
+    /// The upgrader has asked `probation` about it already (so it polls: see
+    /// `lifecycle::upgrader_priority`).
+    pub polled: bool,
 }
 
 impl Supervised {
@@ -326,6 +329,10 @@ pub trait Versions {
     fn build_version(&mut self, index: usize, slot: u8, program: &str) -> Option<Rebuilt>;
     /// Frees server `index`'s version in `slot` (its Untyped revoked); whether there was one.
     fn free_version(&mut self, index: usize, slot: u8) -> bool;
+    /// Fills the slots server `index`'s version in `to` had empty at boot with copies of what
+    /// its version in `from` holds there (`clear`: emptying them first; a version just built
+    /// has nothing there); how many were copied (`None`: a version missing).
+    fn carry_caps(&mut self, index: usize, from: u8, to: u8, clear: bool) -> Option<u32>;
 }
 
 /// The restart hook of [`run`].

@@ -138,6 +138,9 @@ pub struct BuiltServer {
     /// Where each of its frames is kept, for a wait-free patch (only if the image lists
     /// `patches` for it).
     pub shared: Option<crate::patch::SharedFrames>,
+    /// The first slot of its CNode left empty by [`grant`] (`ServerInfo::empty_slots`): a
+    /// server with its own CNode fills slots from here on (`lifecycle::v1::carry_caps`).
+    pub empty_start: CPtr,
 }
 
 /// Where the root task maps server `index`'s info page (see [`crate::builder::CONTROL_VADDR`]).
@@ -294,7 +297,11 @@ pub fn build_version(
     let program = archive
         .find(EntryKind::Program, Some(desc.program.as_str()))
         .ok_or(BuildError::NoProgram)?;
-    let bits = memory_bits(desc, &Elf::parse(program.data, machine)?);
+    let bits = memory_bits(
+        desc,
+        &Elf::parse(program.data, machine)?,
+        crate::shared::tables(index),
+    );
     let memory = match memory {
         Some(m) if m.only().is_some_and(|(_, have)| have >= bits) => m,
         _ => {
@@ -353,7 +360,7 @@ pub fn free_server(b: &mut Builder, server: BuiltServer) -> Option<ServerMemory>
 
 /// An upper bound of the memory server `desc` needs, as the log2 of a size: every object it
 /// gets rounded up to its own alignment, then doubled for the alignment gaps between them.
-fn memory_bits(desc: &ServerDesc, elf: &Elf) -> u32 {
+fn memory_bits(desc: &ServerDesc, elf: &Elf, shared_tables: u64) -> u32 {
     let size = |ty: ObjectType, bits: u32| ty.object_bits(bits).map_or(0, |b| 1u64 << b);
     let heap_pages = u64::from(desc.heap_pages);
     let (devices, device_end) = platform::layout(&desc.devices);
@@ -367,6 +374,7 @@ fn memory_bits(desc: &ServerDesc, elf: &Elf) -> u32 {
         + crate::patch::worker_pages(desc)
         + dma_pages
         + tables_for(SERVER_DMA_VADDR, SERVER_DMA_VADDR + dma_pages * PAGE)
+        + shared_tables
         + 1;
     let storage_radix = (pages + 8).next_power_of_two().trailing_zeros();
     let tx_pages = (u64::from(desc.tx_pool_pages) + 1).next_power_of_two();
@@ -441,7 +449,8 @@ fn build_in(
             + tables_for(SERVER_DEVICE_VADDR, device_end)
             + crate::patch::worker_pages(desc)
             + dma_pages
-            + tables_for(SERVER_DMA_VADDR, SERVER_DMA_VADDR + dma_pages * PAGE),
+            + tables_for(SERVER_DMA_VADDR, SERVER_DMA_VADDR + dma_pages * PAGE)
+            + crate::shared::storage_slots(index),
     )?;
     let mut server = BuiltServer {
         tcb,
@@ -458,6 +467,7 @@ fn build_in(
         import: false,
         workers: crate::patch::Workers::new(),
         shared: (!desc.patches.is_empty()).then(crate::patch::SharedFrames::new),
+        empty_start: CNodeFiller::END,
     };
 
     // The program: each page filled through the scratch mapping, then mapped with the union of
@@ -581,13 +591,13 @@ fn build_in(
 }
 
 /// Fills a server's CNode from slot 1 on.
-struct CNodeFiller {
+pub struct CNodeFiller {
     cnode: Cap<CNode>,
     next: CPtr,
 }
 
 impl CNodeFiller {
-    const END: CPtr = 1 << SERVER_CNODE_RADIX;
+    pub const END: CPtr = 1 << SERVER_CNODE_RADIX;
 
     fn slot(&self) -> Result<CPtr, BuildError> {
         if self.next < Self::END {
@@ -950,8 +960,10 @@ fn grant_in(
             Err(e) => warn!("server '{name}': device '{device}' not granted: {e}"),
         }
     }
+    crate::shared::grant(b, image, index, server, &mut info, &mut summary)?;
     info.empty_start = filler.next;
     info.empty_end = CNodeFiller::END;
+    server.empty_start = filler.next;
     info.heap_base = SERVER_HEAP_VADDR;
     info.heap_len = u64::from(desc.heap_pages) * PAGE;
     info.counter_frequency = counter_frequency;

@@ -12,8 +12,8 @@ use crate::supervisor::{Rebuilt, Versions};
 use crate::system::{self, BuiltServer, Endpoints, VERSION_SLOTS};
 use axolotl_abi::archive::Archive;
 use axolotl_image::{ImageDescription, MAX_SERVERS, ProgramName, ServerDesc};
-use axolotl_rt::{Cap, Endpoint, Tcb};
-use log::{error, info};
+use axolotl_rt::{Cap, CapRights, Endpoint, Tcb};
+use log::{error, info, warn};
 
 /// Everything needed to build a server again after boot.
 pub struct Fleet<'a> {
@@ -181,5 +181,49 @@ impl Versions for Fleet<'_> {
             }
             None => false,
         }
+    }
+
+    fn carry_caps(&mut self, index: usize, from: u8, to: u8, clear: bool) -> Option<u32> {
+        let desc = self.image.servers.get(index)?;
+        let versions = self.built.get(index)?;
+        let src = versions[usize::from(from) % VERSION_SLOTS].as_ref()?;
+        let dst = versions[usize::from(to) % VERSION_SLOTS].as_ref()?;
+        if !desc.own_cnode {
+            // Without its own CNode a server cannot fill a slot: nothing to carry.
+            return Some(0);
+        }
+        let (mut copied, mut refused) = (0u32, 0u32);
+        // Both versions were granted the same capabilities in the same order.
+        let start = src.empty_start.max(dst.empty_start);
+        for slot in start..system::CNodeFiller::END {
+            if clear {
+                // An empty slot: nothing to delete (harmless).
+                let _ = dst.cnode.delete(slot);
+            }
+            let mut result = dst.cnode.copy(slot, src.cnode, slot, CapRights::ALL);
+            if result == Err(axolotl_rt::Error::DeleteFirst) {
+                // Filled by an earlier carry (the op is idempotent): replace it.
+                let _ = dst.cnode.delete(slot);
+                result = dst.cnode.copy(slot, src.cnode, slot, CapRights::ALL);
+            }
+            match result {
+                Ok(()) => copied += 1,
+                // An empty slot of the source.
+                Err(axolotl_rt::Error::FailedLookup) => {}
+                Err(_) => refused += 1,
+            }
+        }
+        if refused > 0 {
+            warn!(
+                "'{}': {refused} capabilities could not be copied to the version in slot {to}",
+                desc.name
+            );
+        }
+        info!(
+            "'{}': {copied} capabilities of the version in slot {from} (slots {start}..) copied \
+             to the version in slot {to} at the same indices",
+            desc.name
+        );
+        Some(copied)
     }
 }

@@ -36,6 +36,7 @@ pub mod mmio;
 mod panic;
 pub mod root;
 pub mod server_info;
+pub mod shared;
 pub mod syscall;
 pub mod time;
 #[cfg(feature = "virtio")]

@@ -12,6 +12,7 @@
 //! | [`SERVER_DEVICE_VADDR`]`..`[`SERVER_DEVICE_END`] | registers of granted devices (device memory) |
 //! | [`SERVER_HEAP_VADDR`]`..+heap_len` | the heap (zeroed), if any |
 //! | [`SERVER_DMA_VADDR`]`..`[`SERVER_DMA_END`] | DMA memory of granted devices (ordinary memory), if any |
+//! | [`SERVER_SHARED_VADDR`]`..`[`SERVER_SHARED_END`] | memory shared with another server (`[[shared]]` regions), if any |
 //!
 //! The thread starts at the ELF entry with sp = [`SERVER_STACK_TOP`] and its first argument
 //! register = [`SERVER_INFO_VADDR`].
@@ -96,6 +97,13 @@ pub const SERVER_DEVICE_END: u64 = SERVER_HEAP_VADDR;
 pub const SERVER_DMA_VADDR: u64 = 0x4000_0000;
 /// The end of the DMA window (exclusive).
 pub const SERVER_DMA_END: u64 = 0x4100_0000;
+/// The shared window: the image's `[[shared]]` regions, each at the same offset in both of its
+/// servers (ordinary memory; see [`crate::shared`]).
+pub const SERVER_SHARED_VADDR: u64 = 0x4200_0000;
+/// The end of the shared window (exclusive): 512 pages.
+pub const SERVER_SHARED_END: u64 = 0x4220_0000;
+/// The most shared regions a server is in.
+pub const MAX_SHARED: usize = 4;
 /// The end of the region ELF segments may occupy (exclusive); they start at `PAGE_SIZE`.
 pub const SERVER_PROGRAM_END: u64 = SERVER_INFO_VADDR;
 /// log2 of the number of slots of a server's CNode.
@@ -381,6 +389,40 @@ pub struct ServerInfo {
     /// Non-zero: its requests are verified transactions (`verify = true`): [`serve`]
     /// (crate::ipc_transport::serve) asks the kernel to compare two runs of each one.
     pub verify: u64,
+    /// Shared memory regions it is in (with one other server each).
+    pub shared: [SharedEntry; MAX_SHARED],
+    pub n_shared: u64,
+}
+
+/// One shared region as the server-info page stores it: `pages` pages at `vaddr`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SharedEntry {
+    pub name: [u8; NAME_LEN],
+    pub vaddr: u64,
+    pub pages: u64,
+}
+
+impl SharedEntry {
+    pub const EMPTY: SharedEntry = SharedEntry {
+        name: [0; NAME_LEN],
+        vaddr: 0,
+        pages: 0,
+    };
+
+    pub fn new(name: &str, vaddr: u64, pages: u64) -> SharedEntry {
+        let mut entry = SharedEntry {
+            vaddr,
+            pages,
+            ..SharedEntry::EMPTY
+        };
+        copy_name(&mut entry.name, name);
+        entry
+    }
+
+    pub fn name(&self) -> &str {
+        name_str(&self.name, NAME_LEN)
+    }
 }
 
 const _: () = assert!(core::mem::size_of::<ServerInfo>() <= SERVER_CONTROL_OFFSET);
@@ -446,6 +488,8 @@ impl ServerInfo {
             n_upgradables: 0,
             threads: 1,
             verify: 0,
+            shared: [SharedEntry::EMPTY; MAX_SHARED],
+            n_shared: 0,
         };
         info.name_len = copy_name(&mut info.name, name) as u64;
         info
@@ -549,6 +593,19 @@ impl ServerInfo {
             .iter()
             .find(|d| d.name() == name && d.irq != 0)
             .map(DeviceEntry::grant)
+    }
+
+    /// The shared regions it is in.
+    pub fn shared_regions(&self) -> &[SharedEntry] {
+        &self.shared[..(self.n_shared as usize).min(MAX_SHARED)]
+    }
+
+    /// The shared region `name`, if it is in it.
+    pub fn shared(&self, name: &str) -> Option<crate::shared::SharedMemory> {
+        self.shared_regions()
+            .iter()
+            .find(|r| r.name() == name)
+            .and_then(|r| crate::shared::SharedMemory::new(r.vaddr, r.pages))
     }
 
     /// The platform devices it was granted.

@@ -89,6 +89,26 @@ pub enum Channel {
     Control,
 }
 
+impl Channel {
+    /// The channel of endpoint `index` of a loop receiving on `[service, control]`
+    /// (`axolotl_rt::ipc_transport::serve_switching`).
+    pub const fn of_index(index: usize) -> Channel {
+        if index == 0 {
+            Channel::Service
+        } else {
+            Channel::Control
+        }
+    }
+
+    /// Its index in `[service, control]`.
+    pub const fn index(self) -> usize {
+        match self {
+            Channel::Service => 0,
+            Channel::Control => 1,
+        }
+    }
+}
+
 /// What the server is doing, as far as upgrades go.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
@@ -204,9 +224,40 @@ impl<const N: usize> Agent<N> {
     where
         F: FnOnce(&mut S, &mut Caller, u64, &[u64], &mut [u64; MSG_WORDS]) -> (u64, usize),
     {
+        self.handle_in(
+            state,
+            |s| s,
+            channel,
+            caller,
+            label,
+            request,
+            reply,
+            service,
+        )
+    }
+
+    /// [`Agent::handle`] for a server whose upgradable state is one part of what serves
+    /// (`state_of` picks it out of `server`: a name service's registry, beside the CNode its
+    /// capabilities are in).
+    #[allow(clippy::too_many_arguments)]
+    pub fn handle_in<T, S: Upgradable, G, F>(
+        &mut self,
+        server: &mut T,
+        state_of: G,
+        channel: Channel,
+        caller: &mut Caller,
+        label: u64,
+        request: &[u64],
+        reply: &mut [u64; MSG_WORDS],
+        service: F,
+    ) -> (u64, usize)
+    where
+        G: FnOnce(&mut T) -> &mut S,
+        F: FnOnce(&mut T, &mut Caller, u64, &[u64], &mut [u64; MSG_WORDS]) -> (u64, usize),
+    {
         match self.route(channel, label) {
-            Route::Upgrade => self.serve(state, channel, caller, label, request, reply),
-            Route::Service => service(state, caller, label, request, reply),
+            Route::Upgrade => self.serve(state_of(server), channel, caller, label, request, reply),
+            Route::Service => service(server, caller, label, request, reply),
             Route::Refuse(e) => e.reply(),
         }
     }

@@ -21,6 +21,7 @@
 pub mod agent;
 pub mod format;
 pub mod mediator;
+pub mod patch;
 
 pub use agent::{Agent, Channel, Mode, Route, TransferError, Upgradable};
 pub use format::{

@@ -330,6 +330,12 @@ impl Mediator {
         Some(end.saturating_sub(start))
     }
 
+    /// When the blackout began (the counter at the old version's stop), if it did: with
+    /// [`blackout`](Self::blackout), the window a client can compare its requests with.
+    pub fn blocked_at(&self) -> Option<u64> {
+        self.entered[Phase::Block.index()]
+    }
+
     /// From the start to the last transition.
     pub fn total(&self) -> u64 {
         let start = self.entered[Phase::Negotiate.index()].unwrap_or(self.last);
@@ -549,6 +555,7 @@ mod tests {
         assert_eq!(m.length(Phase::Committed), Some(0));
         assert_eq!(m.length(Phase::RolledBack), None);
         assert_eq!(m.blackout(), Some(2352 - 1300));
+        assert_eq!(m.blocked_at(), Some(1300));
         assert_eq!(m.total(), 8000);
         assert_eq!(
             l.to_string(),
@@ -606,6 +613,7 @@ mod tests {
     fn a_refusal_changes_nothing_and_has_no_blackout() {
         let m = at(Phase::Refused);
         assert_eq!(m.blackout(), None);
+        assert_eq!(m.blocked_at(), None);
         assert_eq!(m.format(), None);
         assert_eq!(m.lengths().forward, None);
         assert_eq!(

@@ -507,3 +507,12 @@ fn agent_routes_by_interface_and_mode() {
         Route::Refuse(IpcError::ServerUnavailable)
     );
 }
+
+#[test]
+fn channels_index_the_loop_endpoints() {
+    use upgrade::Channel;
+    for c in [Channel::Service, Channel::Control] {
+        assert_eq!(Channel::of_index(c.index()), c);
+    }
+    assert_eq!(Channel::of_index(7), Channel::Control);
+}

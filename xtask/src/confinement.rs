@@ -64,9 +64,9 @@ pub fn check_granted(desc: &ImageDescription, output: &str) -> Result<(), String
             return Err(format!("root task line for '{}' has no caps", s.name));
         };
         let want = caps_summary(desc, i);
-        let ok = caps
-            .strip_prefix(want.as_str())
-            .is_some_and(|rest| rest.starts_with(';') || rest.starts_with(", device "));
+        let ok = caps.strip_prefix(want.as_str()).is_some_and(|rest| {
+            rest.starts_with(';') || rest.starts_with(", device ") || rest.starts_with(", shared ")
+        });
         if !ok {
             return Err(format!(
                 "the root task granted '{}' \"{}\" but the confinement model says \"{want}\"",

@@ -16,6 +16,7 @@ mod image;
 mod layout;
 mod machine;
 mod netbench;
+mod netprobe;
 mod qemu;
 mod relay;
 mod scenarios;

@@ -3,14 +3,16 @@
 //! it, in one boot.
 //!
 //! The image is `tests/scenarios/net-upgrade.toml` (the network servers, an upgradable kv and the
-//! upgrader, with a shell that does not call kv, so an injected fault fires in a request netstack
+//! upgrader, with a shell that does not call kv, so an injected fault fires in a request resp
 //! makes for a network client). A host script (see [`crate::host`]) runs redis-benchmark three
 //! times with the same load (`-t set,get`, 50 clients): undisturbed, then while `inject kv null`
 //! is typed on the console every [`FAULT_EVERY_MS`] ms, then while `upgrade kv kv2` is typed once,
 //! a second into the run. Each run's requests per second and latency percentiles (p50, p99 from
 //! the percentile distribution redis-benchmark prints, p99.9 likewise) are reported, and each
 //! disturbed run as a ratio to the steady one, measured in the same boot. Wall-clock figures under
-//! TCG on a shared host: only the ratios mean much.
+//! TCG on a shared host: only the ratios mean much. Meanwhile xtask's probe client
+//! ([`crate::netprobe`]) times one request after another, and `net-<arch>.html` next to the log
+//! charts its latency over time with the faults and the upgrade marked.
 
 use crate::host::{self, HostStep};
 use crate::image;
@@ -108,18 +110,20 @@ fn script() -> String {
     format!(
         r#"
 bench() {{ redis-benchmark -p $PORT -t set,get -n {REQUESTS} -c 50 2>&1 | tr '\r' '\n'; }}
-echo "PHASE steady"
+event() {{ echo "EVENT $(date +%s%3N) $*"; }}
+sleep 1
+echo "PHASE steady"; event phase steady
 bench
-echo "PHASE faults"
-( while :; do sleep {interval}; echo "inject kv null" > "$AXOLOTL_CONSOLE"; done ) &
+echo "PHASE faults"; event phase faults
+( while :; do sleep {interval}; echo "inject kv null" > "$AXOLOTL_CONSOLE"; event inject kv null; done ) &
 injector=$!
 bench
 kill $injector
-echo "PHASE upgrade"
-( sleep 1; echo "upgrade kv kv2" > "$AXOLOTL_CONSOLE" ) &
+echo "PHASE upgrade"; event phase upgrade
+( sleep 1; echo "upgrade kv kv2" > "$AXOLOTL_CONSOLE"; event upgrade kv kv2 ) &
 bench
 wait
-echo "PHASE end"
+echo "PHASE end"; event phase end
 "#,
         interval = f64::from(FAULT_EVERY_MS) / 1000.0
     )
@@ -138,7 +142,7 @@ fn phases(output: &str) -> [String; 3] {
         .lines()
         .filter_map(|l| l.find("[host] ").map(|i| &l[i + "[host] ".len()..]));
     for line in host_lines {
-        if let Some(name) = line.strip_prefix("PHASE ") {
+        if let Some(name) = line.strip_prefix("PHASE ").map(str::trim) {
             phase = PHASES.iter().position(|p| *p == name);
             continue;
         }
@@ -170,6 +174,7 @@ pub fn run(ws: &Workspace, arch: Arch) -> Result<(), String> {
         arch.name()
     );
     let script = script();
+    let probe = crate::netprobe::Probe::start(port);
     let captured = host::run_with_host(
         &machine.qemu,
         &args,
@@ -188,6 +193,7 @@ pub fn run(ws: &Workspace, arch: Arch) -> Result<(), String> {
         .join(format!("net-{}.log", arch.name()));
     let _ = std::fs::create_dir_all(log.parent().expect("in a directory"));
     let _ = std::fs::write(&log, &captured.output);
+    let samples = probe.finish();
     let texts = phases(&captured.output);
     let figures: Vec<Vec<Figures>> = texts.iter().map(|t| parse_report(t)).collect();
     let injected = captured
@@ -246,7 +252,58 @@ pub fn run(ws: &Workspace, arch: Arch) -> Result<(), String> {
             }
         }
     }
+    let host_text: String = captured
+        .output
+        .lines()
+        .filter_map(|l| l.find("[host] ").map(|i| &l[i + "[host] ".len()..]))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let events = crate::netprobe::events(&host_text);
+    let rows: Vec<crate::netprobe::Row> = PHASES
+        .iter()
+        .zip(&figures)
+        .flat_map(|(phase, figures)| {
+            figures.iter().map(|f| crate::netprobe::Row {
+                test: f.test.clone(),
+                phase: phase.to_string(),
+                rps: f.rps,
+                p50: f.p50_ms,
+                p99: f.p99_ms,
+                p999: f.p999_ms,
+            })
+        })
+        .collect();
+    let report = log.with_extension("html");
+    let summary = format!(
+        "{REQUESTS} requests per test, 50 clients; {injected} faults injected in kv and \
+         re-delivered; upgrade kv -> kv2 {}; redis-benchmark errors: {}",
+        if upgraded {
+            "committed"
+        } else {
+            "NOT committed"
+        },
+        errs.iter().sum::<usize>()
+    );
+    let page = crate::netprobe::html(
+        &format!("cargo xtask bench net ({})", arch.name()),
+        &summary,
+        &rows,
+        &samples,
+        &events,
+    );
+    match std::fs::write(&report, page) {
+        Ok(()) => println!(
+            "report: {} ({} probe samples, {} of them errors)",
+            report.display(),
+            samples.len(),
+            samples.iter().filter(|s| !s.ok).count()
+        ),
+        Err(e) => eprintln!("xtask: cannot write {}: {e}", report.display()),
+    }
     println!("log: {}", log.display());
+    if samples.iter().any(|s| !s.ok) {
+        return Err("bench net: the probe client got error replies".into());
+    }
     if errs.iter().sum::<usize>() > 0 {
         return Err("bench net: redis-benchmark reported errors".into());
     }

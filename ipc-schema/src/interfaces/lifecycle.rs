@@ -4,9 +4,10 @@
 //! [`LifecycleError::NotHere`]):
 //!
 //! - the **supervisor** (root task; its endpoint `supervisor`), to the image's upgrader alone
-//!   (`upgrader = true`; anyone else gets `NotPermitted`): `prepare` .. `probation`. They never
-//!   block: the supervisor builds and frees versions, and keeps its records of which version
-//!   serves; it calls no server.
+//!   (`upgrader = true`; anyone else gets `NotPermitted`): `prepare` .. `probation`, and
+//!   `carry_caps`. They never block: the supervisor builds and frees versions, copies
+//!   capabilities between them, and keeps its records of which version serves; it calls no
+//!   server.
 //! - the **upgrader** (`servers/upgrader`, its endpoint `upgrader`), to anyone who may call it
 //!   (the shell, test programs): [`upgrade`](v1::Server::upgrade), which runs the whole K42
 //!   mediator (negotiate, forward, block, transfer, complete, probation, commit or rollback) with
@@ -18,10 +19,12 @@
 //! and memory (an Untyped of its own, freed whole by `commit` or `discard`).
 //!
 //! ```text
-//! prepare -> (transfer by upgrade::v1) -> switch -> probation* -> commit
-//!    |                                       |--> revert -> discard        (rollback)
-//!    +--> discard                                                          (refused, import failed)
+//! prepare -> carry_caps -> (transfer by upgrade::v1) -> switch -> probation* -> commit
+//!    |                                                  |--> rollback: [carry_caps], revert, discard
+//!    +--> discard                                       (refused, import failed)
 //! ```
+//!
+//! (`[carry_caps]`: in a rollback, after the state is carried back, if it is.)
 
 /// Version 1.
 pub mod v1 {
@@ -87,6 +90,8 @@ pub mod v1 {
         pub lengths: [u64; 4],
         /// Block to serving again: the longest a queued call could wait.
         pub blackout: u64,
+        /// The counter when the blackout began (0: the old version never stopped).
+        pub blocked_at: u64,
         /// Negotiate to the end.
         pub total: u64,
         /// Chunks moved (export + import calls).
@@ -153,5 +158,13 @@ pub mod v1 {
         /// Upgrader: upgrades `server` live to `program`; `fault_in_probation` arms a real fault
         /// in the new version's first request of probation (a drill of the automatic rollback).
         6 => non_idempotent fn upgrade(server: Name, program: Program, fault_in_probation: bool) -> Result<Report, LifecycleError>;
+        /// Supervisor: gives the version that is not serving copies of the capabilities the
+        /// serving version filled its own CNode with since it was built (its empty slots at
+        /// boot, `ServerInfo::empty_slots`), at the same indices, after emptying those slots of
+        /// its own. Run while both are frozen, before the state moves (forward, and when a
+        /// rollback carries the state back), so that slot numbers in the state stay valid.
+        /// Returns how many capabilities were copied (0 without `own_cnode`: such a server
+        /// cannot fill a slot).
+        7 => idempotent fn carry_caps(server: Name) -> Result<u32, LifecycleError>;
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! | id | interface | versions | served by |
 //! |---|---|---|---|
-//! | 1 | [`name`] | v1 | the name service |
+//! | 1 | [`name`] | v1, v2 | the name service (a v2 service serves v1 through an adapter) |
 //! | 2 | [`console`] | v1 | the console server |
 //! | 3 | [`timer`] | v1, v2 | the timer server (a v2 server serves v1 through an adapter) |
 //! | 4 | [`kv`] | v1, v2 | the key-value store (a v2 server serves v1 through an adapter) |
@@ -11,9 +11,35 @@
 //! | 7 | [`snapshot`] | v1 | the root task's supervisor: concurrent snapshots of transactional servers |
 //! | 8 | [`upgrade`] | v1 | every server that can be upgraded live (to the supervisor only) |
 //! | 9 | [`campaign`] | v1 | the root task's supervisor, in campaign images |
+//! | 10 | [`net`] | v1 | the TCP/IP server: sockets to its front end, payloads in shared memory |
 //! | 13 | [`patch`] | v1 | the root task's supervisor: wait-free code-only patches |
 //!
 //! The shell is a client only. Ids are assigned here, once, and never reused.
+
+/// The multi-version `dispatch` of an interface with two versions whose v2 server serves v1
+/// through the adapter `V1OnV2` (request up, reply down): v1 requests through the adapter,
+/// everything else by `v2::dispatch` (which also answers other interfaces and versions with an
+/// error). Expanded in the interface's module, next to its `v1`, `v2` and `V1OnV2`.
+macro_rules! dispatch_v1_through_adapter {
+    () => {
+        /// Serves every version from one v2 server: v1 requests through [`V1OnV2`], everything
+        /// else by [`v2::dispatch`].
+        pub fn dispatch<S: v2::Server + ?Sized>(
+            server: &mut S,
+            caller: &mut crate::server::Caller,
+            label: u64,
+            request: &[u64],
+            reply: &mut [u64; crate::wire::MSG_WORDS],
+        ) -> (u64, usize) {
+            match crate::wire::Label::from_u64(label) {
+                Some(l) if l.interface == v1::INTERFACE && l.version == v1::VERSION => {
+                    v1::dispatch(&mut V1OnV2(server), caller, label, request, reply)
+                }
+                _ => v2::dispatch(server, caller, label, request, reply),
+            }
+        }
+    };
+}
 
 pub mod campaign;
 pub mod common;
@@ -22,6 +48,7 @@ pub mod inject;
 pub mod kv;
 pub mod lifecycle;
 pub mod name;
+pub mod net;
 pub mod patch;
 pub mod snapshot;
 pub mod supervisor;
@@ -41,6 +68,7 @@ pub mod ids {
     pub const SNAPSHOT: u16 = 7;
     pub const UPGRADE: u16 = 8;
     pub const CAMPAIGN: u16 = 9;
+    pub const NET: u16 = 10;
     pub const LIFECYCLE: u16 = 12;
     pub const PATCH: u16 = 13;
 }
@@ -48,6 +76,7 @@ pub mod ids {
 /// Every interface version defined here.
 pub const ALL: &[InterfaceInfo] = &[
     name::v1::INFO,
+    name::v2::INFO,
     console::v1::INFO,
     timer::v1::INFO,
     timer::v2::INFO,
@@ -60,6 +89,7 @@ pub const ALL: &[InterfaceInfo] = &[
     campaign::v1::INFO,
     lifecycle::v1::INFO,
     patch::v1::INFO,
+    net::v1::INFO,
 ];
 
 /// The interface version and op a request label addresses (for the supervisor: is the request

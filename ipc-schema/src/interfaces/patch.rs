@@ -3,13 +3,13 @@
 //!
 //! A server whose image lists a program in `patches` (another build of it with the same data
 //! layout: the build tool checks that and refuses otherwise) can be patched to it while it
-//! serves. [`begin`](v1::Server::begin) builds a clone of the server's address space that maps
-//! the new build's code and the very frames of its data, bss, heap, stacks, IPC buffers and info
-//! page, then moves every thread that is at its receive point into it. Each
-//! [`step`](v1::Server::step) moves the threads that have reached their receive point since; a
-//! thread busy with a request is left alone until a later step, so the others keep serving: no
-//! global stop. When the last thread has moved the old code and address space are released.
-//! The caller paces the steps (the root task runs above every server).
+//! serves. [`begin`](v1::Server::begin) checks the layout and starts a clone of the server's
+//! address space; the following [`step`](v1::Server::step)s build it a few pages each (the new
+//! build's code, and the very frames of its data, bss, heap, stacks, IPC buffers and info page),
+//! then, once it is complete, move the threads that are at their receive point into it; a thread
+//! busy with a request is left alone until a later step, so the others keep serving: no global
+//! stop, and no long one. When the last thread has moved the old code and address space are
+//! released. The caller paces the steps (the root task runs above every server).
 
 /// Version 1.
 pub mod v1 {
@@ -33,7 +33,8 @@ pub mod v1 {
         pub done: bool,
         /// Times a thread was found busy with a request and left for a later step.
         pub busy: u32,
-        /// Pages of new code mapped into the clone, and pages shared with the old address space.
+        /// Pages of new code mapped into the clone so far, and pages shared with the old address
+        /// space so far (the clone is built in steps).
         pub code_pages: u16,
         pub shared_pages: u16,
         /// Pages of the old build's code released when the last thread moved.
@@ -80,11 +81,11 @@ pub mod v1 {
     crate::interface! {
         interface patch = ids::PATCH, version 1;
 
-        /// Starts patching `server` to `program`: builds the clone and moves the threads that
-        /// are at their receive point now.
+        /// Starts patching `server` to `program`: checks the data layout and starts the clone
+        /// (its pages come in the following steps); moves no thread.
         0 => non_idempotent fn begin(server: Name, program: Program) -> Result<PatchInfo, PatchError>;
-        /// Moves the threads that have reached their receive point since the last op; releases
-        /// the old code once every thread moved.
+        /// Builds the next few pages of the clone; once it is complete, moves the threads that
+        /// are at their receive point; releases the old code once every thread moved.
         1 => idempotent fn step(server: Name) -> Result<PatchInfo, PatchError>;
         /// The patch as it stands (the last one, once done).
         2 => idempotent fn status(server: Name) -> Result<PatchInfo, PatchError>;

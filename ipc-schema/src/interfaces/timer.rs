@@ -114,24 +114,8 @@ pub mod v2 {
 }
 
 use crate::server::Caller;
-use crate::wire::{Label, MSG_WORDS};
 
-/// Serves every version of `timer` from one v2 server: v1 requests through [`V1OnV2`],
-/// everything else by [`v2::dispatch`].
-pub fn dispatch<S: v2::Server + ?Sized>(
-    server: &mut S,
-    caller: &mut Caller,
-    label: u64,
-    request: &[u64],
-    reply: &mut [u64; MSG_WORDS],
-) -> (u64, usize) {
-    match Label::from_u64(label) {
-        Some(l) if l.interface == v1::INTERFACE && l.version == v1::VERSION => {
-            v1::dispatch(&mut V1OnV2(server), caller, label, request, reply)
-        }
-        _ => v2::dispatch(server, caller, label, request, reply),
-    }
-}
+dispatch_v1_through_adapter!();
 
 /// A v2 error as v1 reports it. `InvalidPeriod` cannot answer a v1 request (a v1 deadline has
 /// no period); should a server report it anyway, v1's nearest word is `TooLong`.

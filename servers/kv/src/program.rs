@@ -25,7 +25,7 @@ use axolotl_rt::{CNode, Cap, CapRights, Endpoint, ServerInfo};
 use ipc_schema::interfaces::common::{Name, Ticks};
 use ipc_schema::{Caller, CapSlot, MSG_WORDS, name};
 use log::{error, info, warn};
-use upgrade::{Agent, Channel, Route, Upgradable};
+use upgrade::{Agent, Channel, Upgradable};
 
 /// The architecture's free-running counter: the time base of time-to-live values (with verified
 /// transactions, the time the request was delivered: both runs of it see the same).
@@ -135,27 +135,18 @@ fn run<T, S, G, H>(
         crate::CAPACITY,
         if control.is_some() { "yes" } else { "no" }
     );
-    let start = usize::from(agent.channel() == Channel::Control);
+    let start = agent.channel().index();
     let endpoints = [endpoint, control.unwrap_or(endpoint)];
     let e = serve_switching(
         endpoints,
         start,
         None,
         |on, caller, label, request, reply| {
-            let channel = if on == 0 {
-                Channel::Service
-            } else {
-                Channel::Control
-            };
-            let (label, words) = match agent.route(channel, label) {
-                Route::Upgrade => {
-                    agent.serve(state_of(store), channel, caller, label, request, reply)
-                }
-                Route::Service => handle(store, caller, label, request, reply),
-                Route::Refuse(e) => e.reply(),
-            };
-            let next = usize::from(agent.channel() == Channel::Control);
-            (label, words, next)
+            let channel = Channel::of_index(on);
+            let (label, words) = agent.handle_in(
+                store, &state_of, channel, caller, label, request, reply, &handle,
+            );
+            (label, words, agent.channel().index())
         },
     );
     error!("{}: receive failed: {e}", server.name());

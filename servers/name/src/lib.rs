@@ -23,8 +23,12 @@
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
+#[cfg(target_os = "none")]
+pub mod program;
 pub mod registry;
 pub mod service;
+pub mod upgrade;
 
 pub use registry::{CAPACITY, CapError, CapSpace, Record, Registry};
 pub use service::NameService;
+pub use upgrade::RegistryV1;

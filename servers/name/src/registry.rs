@@ -9,7 +9,8 @@
 //! - a registration is identified by its name; it belongs to the caller that made it, as the
 //!   badge of the capability it called through tells (its `owner`);
 //! - registering a name again from its owner replaces the registration and its capability, in
-//!   place (it keeps its position); from anyone else it is `AlreadyRegistered`;
+//!   place (it keeps its position) and counts its generation up (1 at first); from anyone else
+//!   it is `AlreadyRegistered`;
 //! - only the owner may unregister (`NotPermitted`), and unregistering deletes the capability;
 //! - [`Registry::register`] *consumes* the capability it is given: moved into the table on
 //!   success, deleted on failure, so the receive slot is empty again in every case;
@@ -17,7 +18,7 @@
 
 use core::ops::Range;
 use ipc_schema::CapSlot;
-use ipc_schema::name::v1::{self, NameError, Query, Registration, RegistrationPage};
+use ipc_schema::name::v2::{self, NameError, Query, Registration, RegistrationPage};
 
 /// The most registrations the service holds (fewer if it was given fewer slots).
 pub const CAPACITY: usize = 32;
@@ -81,15 +82,49 @@ impl Registry {
         &self.records
     }
 
-    /// Registers `registration` for `owner` with the endpoint capability in slot `cap`, which
-    /// this consumes (see the module docs).
+    /// The slots its capabilities are kept in.
+    pub fn slots(&self) -> Range<u64> {
+        self.slots.clone()
+    }
+
+    /// A registry of `records` (in registration order) keeping capabilities in `slots`, if they
+    /// keep its invariants: at most [`Registry::capacity`] records, names non-empty and
+    /// distinct, version ranges valid, generations non-zero, each record in its own slot among
+    /// the first `capacity` of `slots`. (A live upgrade rebuilds the registry from its state;
+    /// the capabilities are already in those slots, carried by the supervisor.)
+    pub fn from_records(
+        slots: Range<u64>,
+        records: impl IntoIterator<Item = Record>,
+    ) -> Option<Registry> {
+        let mut registry = Registry::new(slots);
+        let usable = registry.slots.start..registry.slots.start + registry.capacity() as u64;
+        for record in records {
+            let r = &record.registration;
+            let valid = !r.name.is_empty()
+                && r.min_version != 0
+                && r.min_version <= r.max_version
+                && r.generation != 0
+                && usable.contains(&record.slot.0)
+                && registry.find(&r.name).is_none()
+                && registry.records.iter().all(|o| o.slot != record.slot);
+            if !valid || registry.records.len() >= registry.capacity() {
+                return None;
+            }
+            registry.records.push(record).ok()?;
+        }
+        Some(registry)
+    }
+
+    /// Registers `registration` (its generation is the registry's to set) for `owner` with the
+    /// endpoint capability in slot `cap`, which this consumes (see the module docs). Returns the
+    /// registration's generation.
     pub fn register(
         &mut self,
         caps: &mut impl CapSpace,
         owner: u64,
         registration: Registration,
         cap: CapSlot,
-    ) -> Result<(), NameError> {
+    ) -> Result<u32, NameError> {
         let result = self.try_register(caps, owner, registration, cap);
         if result.is_err() {
             // Leave the receive slot empty for the next request. Should even this fail, the
@@ -103,9 +138,9 @@ impl Registry {
         &mut self,
         caps: &mut impl CapSpace,
         owner: u64,
-        registration: Registration,
+        mut registration: Registration,
         cap: CapSlot,
-    ) -> Result<(), NameError> {
+    ) -> Result<u32, NameError> {
         let Registration {
             ref name,
             min_version,
@@ -115,9 +150,8 @@ impl Registry {
         if min_version == 0 || min_version > max_version {
             return Err(NameError::InvalidVersions);
         }
-        // No NameError says "invalid name"; an empty name is not one anyone may register.
         if name.is_empty() {
-            return Err(NameError::NotPermitted);
+            return Err(NameError::InvalidName);
         }
         if let Some(i) = self.find(name) {
             let record = &self.records[i];
@@ -133,8 +167,10 @@ impl Registry {
                 self.records.remove(i);
                 return Err(NameError::Full);
             }
+            registration.generation = self.records[i].registration.generation.saturating_add(1);
+            let generation = registration.generation;
             self.records[i].registration = registration;
-            return Ok(());
+            return Ok(generation);
         }
         if self.records.len() >= self.capacity() {
             return Err(NameError::Full);
@@ -142,12 +178,14 @@ impl Registry {
         let slot = self.free_slot().ok_or(NameError::Full)?;
         // A slot the kernel refuses to fill is as good as no room.
         caps.move_cap(cap, slot).map_err(|_| NameError::Full)?;
+        registration.generation = 1;
         let record = Record {
             registration,
             owner,
             slot,
         };
-        self.records.push(record).map_err(|_| NameError::Full)
+        self.records.push(record).map_err(|_| NameError::Full)?;
+        Ok(1)
     }
 
     /// The first registration matching `query`: by name, or the first (in registration order)
@@ -159,12 +197,12 @@ impl Registry {
             .ok_or(NameError::NotFound)
     }
 
-    /// Registrations from index `cursor` on, at most [`v1::LIST_PAGE`]; `next` is the index
+    /// Registrations from index `cursor` on, at most [`v2::LIST_PAGE`]; `next` is the index
     /// after the page if more follow.
     pub fn list(&self, cursor: u16) -> RegistrationPage {
         let mut page = RegistrationPage::default();
         let start = usize::from(cursor).min(self.records.len());
-        for record in self.records[start..].iter().take(v1::LIST_PAGE) {
+        for record in self.records[start..].iter().take(v2::LIST_PAGE) {
             // Cannot fail: at most LIST_PAGE are taken.
             let _ = page.entries.push(record.registration.clone());
         }
@@ -257,7 +295,13 @@ mod tests {
             interface,
             min_version: min,
             max_version: max,
+            generation: 1,
         }
+    }
+
+    /// `reg`, registered `generation` times.
+    fn nth(r: Registration, generation: u32) -> Registration {
+        Registration { generation, ..r }
     }
 
     /// Registers `r` for `owner` with a capability to `object` arriving in the receive slot.
@@ -267,7 +311,7 @@ mod tests {
         owner: u64,
         r: Registration,
         object: u32,
-    ) -> Result<(), NameError> {
+    ) -> Result<u32, NameError> {
         cnode.slots.insert(RECEIVE.0, object);
         let result = registry.register(cnode, owner, r, RECEIVE);
         assert!(
@@ -341,10 +385,11 @@ mod tests {
             Err(NameError::AlreadyRegistered)
         );
         assert_eq!(r.records()[0].registration, reg("kv", 4, 1, 1));
-        // The owner replaces it in place: same slot, same position, the new capability.
+        // The owner replaces it in place: same slot, same position, the new capability, the
+        // next generation.
         let slot = r.records()[0].slot;
-        register(&mut r, &mut c, 1, reg("kv", 4, 1, 2), 101).unwrap();
-        assert_eq!(r.records()[0].registration, reg("kv", 4, 1, 2));
+        assert_eq!(register(&mut r, &mut c, 1, reg("kv", 4, 1, 2), 101), Ok(2));
+        assert_eq!(r.records()[0].registration, nth(reg("kv", 4, 1, 2), 2));
         assert_eq!(r.records()[0].slot, slot);
         assert_eq!(c.slots.get(&slot.0), Some(&101));
         assert_eq!(c.slots.len(), 2, "the old capability is deleted");
@@ -361,7 +406,7 @@ mod tests {
         }
         assert_eq!(
             register(&mut r, &mut c, 1, reg("", 4, 1, 1), 1),
-            Err(NameError::NotPermitted)
+            Err(NameError::InvalidName)
         );
         assert!(r.is_empty());
         assert!(c.slots.is_empty());
@@ -425,7 +470,7 @@ mod tests {
             register(&mut r, &mut c, 1, reg(&format!("z{i}"), 1, 1, 1), i).unwrap();
         }
         let first = r.list(0);
-        assert_eq!(first.entries.len(), v1::LIST_PAGE);
+        assert_eq!(first.entries.len(), v2::LIST_PAGE);
         assert_eq!(first.entries[0].name, "z0");
         assert_eq!(first.next, Some(16));
         let second = r.list(16);

@@ -24,14 +24,12 @@ axolotl_rt::declare_server!(program::main);
 
 #[cfg(target_os = "none")]
 mod program {
-    use axolotl_rt::{
-        CNode, Cap, CapRights, Endpoint, Notification, ObjectType, ServerInfo, debug_put_char,
-        yield_now,
-    };
-    use ipc_schema::{CapSlot, console, inject, kv, snapshot, supervisor, timer as timer_if};
+    use axolotl_rt::{Cap, Endpoint, ServerInfo, debug_put_char, yield_now};
+    use ipc_schema::{console, inject, kv, snapshot, supervisor, timer as timer_if};
     use log::{error, info, warn};
     use shell::idle::{Idle, Wait};
     use shell::{ChunkWriter, Outcome, Services, Shell, Terminal};
+    use timer::alarm::{Alarm, AlarmError};
 
     type Console = console::v1::Client<Cap<Endpoint>>;
     type Timer = timer_if::v1::Client<Cap<Endpoint>>;
@@ -51,55 +49,20 @@ mod program {
         chunk.iter().copied().for_each(debug_put_char);
     }
 
-    /// The timer and a notification it signals at the shell's deadlines.
-    struct Alarm {
-        timer: Timer,
-        wake: Cap<Notification>,
-    }
-
-    impl Alarm {
-        /// Makes the notification and registers it with the timer; `None` (logged) if the image
-        /// does not grant what that takes.
-        fn new(server: &ServerInfo, timer: Timer) -> Option<Alarm> {
-            let (Some((untyped, _)), Some(cnode)) = (server.untyped(), server.own_cnode()) else {
-                info!("shell: no Untyped or own CNode to make a notification: polling by yielding");
-                return None;
-            };
-            let mut free = server.empty_slots();
-            let (Some(wake_slot), Some(given_slot)) = (free.next(), free.next()) else {
-                warn!("shell: no empty slots for a notification: polling by yielding");
-                return None;
-            };
-            let root = Cap::<CNode>::invoker_root();
-            let made = untyped
-                .retype(ObjectType::Notification, 0, root, wake_slot, 1)
-                .and_then(|()| {
-                    cnode.mint(given_slot, root, wake_slot, CapRights::WRITE, WAKE_BADGE)
-                });
-            if let Err(e) = made {
-                warn!("shell: cannot make a notification ({e}): polling by yielding");
-                return None;
-            }
-            if let Err(e) = timer.register(CapSlot(given_slot)) {
-                warn!("shell: the timer refused the notification ({e}): polling by yielding");
-                return None;
-            }
-            Some(Alarm {
-                timer,
-                wake: Cap::from_cptr(wake_slot),
+    /// Makes the shell's alarm; `None` (logged) if the image does not grant what that takes.
+    fn alarm(server: &ServerInfo, timer: Timer) -> Option<Alarm> {
+        Alarm::new(server, timer, WAKE_BADGE)
+            .map_err(|e| match e {
+                AlarmError::NotGranted => info!("shell: {e}: polling by yielding"),
+                _ => warn!("shell: {e}: polling by yielding"),
             })
-        }
-
-        /// Sleeps `ticks`; `false` if that failed.
-        fn sleep(&self, ticks: u64) -> bool {
-            timer::sleep_for(&self.timer, ticks, || self.wake.wait().map(drop)).is_ok()
-        }
+            .ok()
     }
 
     fn wait(idle: &mut Idle, alarm: Option<&Alarm>) {
         match (idle.wait(), alarm) {
             (Wait::Sleep(ticks), Some(alarm)) => {
-                if !alarm.sleep(ticks) {
+                if alarm.sleep(ticks).is_err() {
                     warn!("shell: sleeping through the timer failed: polling by yielding");
                     idle.stop_sleeping();
                 }
@@ -135,7 +98,7 @@ mod program {
             return;
         };
         let frequency = timer.and_then(|t| t.frequency().ok());
-        let alarm = timer.and_then(|t| Alarm::new(server, t));
+        let alarm = timer.and_then(|t| alarm(server, t));
         let mut idle = Idle::new(frequency.filter(|_| alarm.is_some()));
         let mut out =
             ChunkWriter::<_, { console::v1::CHUNK_LEN }>::new(|chunk: &[u8]| send(&input, chunk));

@@ -14,6 +14,8 @@
 //!   among the received messages. Its documentation says why `sleep` only busy-waits up to
 //!   [`service::MAX_SLEEP_US`] and answers longer sleeps `TooLong`.
 //! - [`client`]: what clients use for longer waits: deadline + wait on their notification.
+//! - `alarm` (bare metal only): that notification, made from the client's Untyped and
+//!   registered with the timer.
 //! - [`pit`]: the x86_64 PIT's count arithmetic.
 //!
 //! The program (`src/main.rs`) implements the traits with `axolotl-rt` (aarch64: the EL1
@@ -22,6 +24,8 @@
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
+#[cfg(target_os = "none")]
+pub mod alarm;
 pub mod client;
 pub mod pit;
 pub mod queue;

@@ -142,13 +142,16 @@ impl<H: OneShot, N: Notifiers> TimerService<H, N> {
     }
 
     /// The timer interrupted: stop it (a level-triggered interrupt stays raised while the
-    /// deadline is past), signal what is due, arm the next deadline, acknowledge.
+    /// deadline is past), acknowledge, then signal what is due and arm the next deadline.
+    /// Acknowledging before arming matters for an edge-triggered line (the x86_64 PIT): the
+    /// interrupt stays masked until acknowledged, and an edge of a deadline armed close ahead
+    /// that came while it was masked would be lost, with nothing left to re-arm the timer.
     fn interrupt(&mut self) {
         self.interrupts += 1;
         self.hardware.disarm();
         self.armed = None;
-        self.update();
         self.hardware.acknowledge();
+        self.update();
     }
 
     /// Signals every client whose deadline has passed and arms the hardware for the next one.

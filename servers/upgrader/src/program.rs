@@ -11,17 +11,22 @@
 //! 3. **forward**: `freeze` through the service endpoint, queued behind the calls in flight; when
 //!    it is answered the old version is between two transactions and no request is in flight.
 //! 4. **block**: the old version receives only on its control endpoint; clients' calls queue on
-//!    the service endpoint. `export` at offset 0 encodes the state.
+//!    the service endpoint. `lifecycle::carry_caps`: the capabilities the old version filled its
+//!    own CNode with are copied into the new one's at the same slots (the state names them).
+//!    `export` at offset 0 encodes the state.
 //! 5. **transfer**: chunks of up to 896 bytes: `export` from the old control endpoint, `import`
 //!    into the new one; the last decodes, migrates and checks. `ImportFailed`: the old version is
 //!    told `serve`, the new one discarded.
 //! 6. **complete**: `lifecycle::switch` (the supervisor's records now name the new version),
 //!    then `serve` on the new version: the queued calls go on.
-//! 7. **probation**: for the window, `lifecycle::probation` is polled; a fault of the new version
+//! 7. **probation**: the upgrader sleeps through the window on the timer (a deadline and a wait
+//!    on its notification: it blocks, so it takes no processor time from the clients), then asks
+//!    `lifecycle::probation`; without a timer in the image it polls `probation` for the window
+//!    instead (the supervisor then runs it at its clients' priority). A fault of the new version
 //!    (each is handled by the supervisor's recovery policy, its request re-delivered) rolls back:
-//!    freeze the new version, carry its state back if the old version imports a format the new
-//!    one exports, `revert`, `serve` the old one, `discard` the new one. Otherwise `commit`: the
-//!    old version is freed.
+//!    freeze the new version, carry its state and then its capabilities back if the old version
+//!    imports a format the new one exports, `revert`, `serve` the old one, `discard` the new one.
+//!    Otherwise `commit`: the old version is freed.
 //!
 //! Every phase change is stamped with the counter (instructions under `-icount`).
 
@@ -36,6 +41,7 @@ use ipc_schema::lifecycle::v1::{
 use ipc_schema::upgrade::v1::{self as up, Formats, UpgradeError};
 use ipc_schema::{CallError, Caller, inject};
 use log::{error, info, warn};
+use timer::alarm::{Alarm, AlarmError};
 use upgrade::format::Listed;
 use upgrade::{Advertised, Event, FormatSet, Mediator, Phase, negotiate};
 
@@ -49,7 +55,12 @@ struct Upgrader {
     inject: inject::v1::Client<Cap<Endpoint>>,
     /// Counter ticks of the probation window.
     probation_ticks: u64,
+    /// What it sleeps on through a probation window; `None`: it polls.
+    alarm: Option<Alarm>,
 }
+
+/// The badge of the upgrader's wake-up notification as the timer holds it.
+const WAKE_BADGE: u64 = 1;
 
 pub fn main(server: &'static ServerInfo) {
     let (Some(endpoint), Some(supervisor)) = (
@@ -61,11 +72,23 @@ pub fn main(server: &'static ServerInfo) {
     };
     // 10 ms of counter ticks (at least a million).
     let probation_ticks = (server.counter_frequency / 100).max(1_000_000);
+    let alarm = match server.client("timer") {
+        None => Err(AlarmError::NotGranted),
+        Some(t) => Alarm::new(server, ipc_schema::timer::v1::Client::new(t), WAKE_BADGE),
+    };
+    match &alarm {
+        Ok(_) => info!("upgrader: probation windows are a blocking wait on the timer"),
+        Err(e) => warn!(
+            "upgrader: no timer to sleep on ({e}): probation windows poll (the image should \
+             grant calls = [\"timer\"], untyped_bits and own_cnode)"
+        ),
+    }
     let mut upgrader = Upgrader {
         server,
         life: lifecycle::Client::new(supervisor),
         inject: inject::v1::Client::new(supervisor),
         probation_ticks,
+        alarm: alarm.ok(),
     };
     for u in server.upgradables() {
         info!("upgrader: can upgrade '{}'", u.name());
@@ -100,6 +123,7 @@ fn report(m: &Mediator, outcome: Outcome, version: u32, chunks: u32) -> Report {
         state_bytes: m.state_bytes(),
         lengths: [l.forward, l.block, l.transfer, l.complete].map(|x| x.unwrap_or(0)),
         blackout: m.blackout().unwrap_or(0),
+        blocked_at: m.blocked_at().unwrap_or(0),
         total: m.total(),
         chunks,
     }
@@ -264,8 +288,11 @@ impl Upgrader {
             "upgrade {name}: forward: the old version finished its requests in flight and froze at a transaction boundary; new calls queue"
         );
 
-        // Block + transfer.
-        let moved = transfer(&old, &new, format, Some(&mut m));
+        // Block + transfer: the capabilities the old version keeps in its own CNode first (the
+        // state names their slots), then the state.
+        let moved = self
+            .carry_caps(name)
+            .and_then(|()| transfer(&old, &new, format, Some(&mut m)));
         let chunks = match moved {
             Ok((bytes, chunks)) => {
                 info!(
@@ -347,21 +374,7 @@ impl Upgrader {
                 Err(e) => warn!("upgrade {name}: probation drill not armed: {e}"),
             }
         }
-        let start = now();
-        let mut probation = Probation::default();
-        while now().wrapping_sub(start) < self.probation_ticks {
-            match self.life.probation(name.clone()) {
-                Ok(pr) => probation = pr,
-                Err(e) => {
-                    warn!("upgrade {name}: probation: {e}");
-                    break;
-                }
-            }
-            if probation.faults > 0 {
-                break;
-            }
-            axolotl_rt::syscall::yield_now();
-        }
+        let probation = self.probation(name);
         if probation.faults == 0 {
             step(&mut m, Event::ProbationElapsed);
             if let Err(e) = self.life.commit(name.clone()) {
@@ -402,6 +415,40 @@ impl Upgrader {
         ))
     }
 
+    /// Waits out the probation window of `name`'s new version and returns what the supervisor
+    /// saw meanwhile: blocked on the timer if it can (a fault rolls back at the window's end;
+    /// the recovery policy has re-delivered the faulted request meanwhile), else polling
+    /// `probation` (a fault ends the window at once).
+    fn probation(&self, name: &Name) -> Probation {
+        let start = now();
+        if let Some(alarm) = &self.alarm {
+            match alarm.sleep(self.probation_ticks) {
+                Ok(_) => {
+                    return self.life.probation(name.clone()).unwrap_or_else(|e| {
+                        warn!("upgrade {name}: probation: {e}");
+                        Probation::default()
+                    });
+                }
+                Err(e) => warn!("upgrade {name}: sleeping on the timer failed ({e:?}): polling"),
+            }
+        }
+        let mut probation = Probation::default();
+        while now().wrapping_sub(start) < self.probation_ticks {
+            match self.life.probation(name.clone()) {
+                Ok(pr) => probation = pr,
+                Err(e) => {
+                    warn!("upgrade {name}: probation: {e}");
+                    break;
+                }
+            }
+            if probation.faults > 0 {
+                break;
+            }
+            axolotl_rt::syscall::yield_now();
+        }
+        probation
+    }
+
     /// Freezes the new version (through the service endpoint, badge 0) and moves its state back
     /// to the frozen old version if the old one imports a format the new one exports. Whether
     /// it did.
@@ -431,7 +478,12 @@ impl Upgrader {
             );
             return false;
         };
-        match transfer(new, old, agreement.format.0, None) {
+        // The state first: should it fail, the old version keeps its own capabilities, which
+        // match the state it was frozen with.
+        match transfer(new, old, agreement.format.0, None).and_then(|moved| {
+            self.carry_caps(name)?;
+            Ok(moved)
+        }) {
             Ok((bytes, _)) => {
                 info!(
                     "upgrade {name}: rollback: the new version's state carried back ({bytes} bytes, format {})",
@@ -444,6 +496,21 @@ impl Upgrader {
                     "upgrade {name}: rollback: carrying the state back failed ({e}); the old version resumes with the state it was frozen with"
                 );
                 false
+            }
+        }
+    }
+
+    /// `lifecycle::carry_caps`: the serving version's capabilities into the other's CNode.
+    fn carry_caps(&self, name: &Name) -> Result<(), CallError<UpgradeError>> {
+        match self.life.carry_caps(name.clone()) {
+            Ok(0) => Ok(()),
+            Ok(n) => {
+                info!("upgrade {name}: {n} capabilities carried to the other version's CNode");
+                Ok(())
+            }
+            Err(e) => {
+                error!("upgrade {name}: carrying the capabilities failed: {e}");
+                Err(CallError::Op(UpgradeError::WrongMode))
             }
         }
     }
@@ -496,6 +563,10 @@ impl lifecycle::Server for Upgrader {
     }
 
     fn probation(&mut self, _: &mut Caller, _: Name) -> Result<Probation, LifecycleError> {
+        Err(LifecycleError::NotHere)
+    }
+
+    fn carry_caps(&mut self, _: &mut Caller, _: Name) -> Result<u32, LifecycleError> {
         Err(LifecycleError::NotHere)
     }
 

@@ -85,6 +85,7 @@ mod tests {
             state_bytes: 4000,
             lengths: [10, 20, 30, 0],
             blackout: 50,
+            blocked_at: 1000,
             total: 100,
             chunks: 10,
         }

@@ -12,25 +12,9 @@ pub mod v1;
 pub mod v2;
 
 use crate::server::Caller;
-use crate::wire::{Label, MSG_WORDS};
 use core::fmt::Write;
 
-/// Serves every version of `kv` from one v2 server: v1 requests through [`V1OnV2`], everything
-/// else by [`v2::dispatch`] (which also answers other interfaces and versions with an error).
-pub fn dispatch<S: v2::Server + ?Sized>(
-    server: &mut S,
-    caller: &mut Caller,
-    label: u64,
-    request: &[u64],
-    reply: &mut [u64; MSG_WORDS],
-) -> (u64, usize) {
-    match Label::from_u64(label) {
-        Some(l) if l.interface == v1::INTERFACE && l.version == v1::VERSION => {
-            v1::dispatch(&mut V1OnV2(server), caller, label, request, reply)
-        }
-        _ => v2::dispatch(server, caller, label, request, reply),
-    }
-}
+dispatch_v1_through_adapter!();
 
 /// The v2 key of v1 key `key`: its decimal spelling (`42` -> `"42"`).
 pub fn key_from_v1(key: v1::Key) -> v2::Key {

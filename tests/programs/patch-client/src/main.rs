@@ -4,20 +4,27 @@
 //!
 //! Threads (`threads = 4`): 1 keeps a request in flight that yields inside the server (`hold`),
 //! so that some server thread is busy whenever the supervisor looks; 2 and 3 call `bump` as fast
-//! as they can, timing each call with the counter; 0 drives: after `STEADY` timed calls it
-//! starts the patch (`patch::v1 begin`) while a `hold` is in flight, then yields and `step`s
-//! until every server thread has moved, then lets `AFTER` more calls run, stops the load and
+//! as they can, timing each call with the counter; 0 drives: after a steady window (at least
+//! `STEADY` timed calls and `STEADY_WINDOW_MS` of counter time, so that it spans as many time
+//! slices as the patch does) it starts the patch (`patch::v1 begin`) while a `hold` is in
+//! flight, then yields and `step`s until every server thread has moved (the first steps build
+//! the clone, the later ones move threads), then lets `AFTER` more calls run, stops the load and
 //! checks:
 //!
 //! - every request was answered with the right value for the build that served it (0 failed),
 //!   and the server counted exactly the requests the client sent;
 //! - before the patch only build 1 answered; during it both builds answered (old-code threads
 //!   and already patched ones, no global stop); after it only build 2;
+//! - `begin` moved no thread, and no thread moved while the clone was still being built;
 //! - the patch moved every thread, some of them found busy first.
 //!
 //! It prints `BENCH patch.latency.instructions` (mean `bump` latency during the patch),
 //! `patch.latency.plain.instructions` (steady state), their maxima, `patch.total.instructions`
-//! (begin to the last thread moved) and `patch.begin.instructions` (the supervisor's begin).
+//! (begin to the last thread moved), `patch.begin.instructions` (the supervisor's begin) and
+//! `patch.stop.max.instructions` (the longest single supervisor op of the patch, begin or step:
+//! the longest every server was stopped), and `patch.latency.within_slice[.plain].instructions`:
+//! the means without the calls that waited for another thread's time slice (over `SLOW`), in
+//! both windows, which shows what the patch itself adds to a call.
 #![no_std]
 #![no_main]
 #![forbid(unsafe_code)]
@@ -37,6 +44,13 @@ const HOLD: u64 = 2;
 const STATS: u64 = 3;
 /// Timed calls before the patch, and calls after it.
 const STEADY: u64 = 400;
+/// The steady window lasts at least this long (counter time): about a hundred 5 ms time slices,
+/// as many as the patch spans. Every slice that ends while a call is in flight makes that call
+/// wait for the other threads' slices, so a window shorter than a slice would see none of those
+/// waits and understate the steady latency.
+const STEADY_WINDOW_MS: u64 = 500;
+/// A call slower than this waited for another thread's time slice (counted, not excluded).
+const SLOW: u64 = 100_000;
 const AFTER: u64 = 200;
 /// Yields inside each `hold` request.
 const HOLD_YIELDS: u64 = 40;
@@ -59,7 +73,9 @@ const BY_2: usize = 4;
 const TIMED: usize = 5;
 const LATENCY_SUM: usize = 6;
 const LATENCY_MAX: usize = 7;
-const FIELDS: usize = 8;
+const SLOW_CALLS: usize = 8;
+const SLOW_SUM: usize = 9;
+const FIELDS: usize = 10;
 #[allow(clippy::declare_interior_mutable_const)]
 const ZERO: AtomicU64 = AtomicU64::new(0);
 #[allow(clippy::declare_interior_mutable_const)]
@@ -124,6 +140,10 @@ fn load(k: u64, patchable: Cap<Endpoint>) {
             row[TIMED].fetch_add(1, Ordering::Relaxed);
             row[LATENCY_SUM].fetch_add(latency, Ordering::Relaxed);
             row[LATENCY_MAX].fetch_max(latency, Ordering::Relaxed);
+            if latency > SLOW {
+                row[SLOW_CALLS].fetch_add(1, Ordering::Relaxed);
+                row[SLOW_SUM].fetch_add(latency, Ordering::Relaxed);
+            }
         }
         x += 1;
     }
@@ -156,8 +176,12 @@ fn drive(server: &'static ServerInfo, patchable: Cap<Endpoint>) {
     let program = Program::try_from("patchable-v2").unwrap_or_default();
 
     // Steady state, then the patch while a `hold` request is in flight.
+    let window = server.counter_frequency / 1000 * STEADY_WINDOW_MS;
+    let t0 = time::counter();
     let steady = wait_until(|| {
-        stat(PHASE_STEADY, TIMED) >= STEADY && HOLD_IN_FLIGHT.load(Ordering::Relaxed) == 1
+        stat(PHASE_STEADY, TIMED) >= STEADY
+            && time::counter().wrapping_sub(t0) >= window
+            && HOLD_IN_FLIGHT.load(Ordering::Relaxed) == 1
     });
     c.check(
         steady,
@@ -168,35 +192,46 @@ fn drive(server: &'static ServerInfo, patchable: Cap<Endpoint>) {
     let started = time::counter();
     let begun = patch.begin(name.clone(), program.clone());
     let mut last: Option<PatchInfo> = None;
+    let mut longest_stop = 0;
     match begun {
         Ok(info) => {
             debug_println!(
-                "patch-client: begin: clone with {} new code pages, {} shared pages; {} of {} \
-                 threads moved at once, {} busy ({} instructions in the supervisor)",
-                info.code_pages,
-                info.shared_pages,
+                "patch-client: begin: {} of {} threads moved ({} instructions in the supervisor)",
                 info.moved,
                 info.threads,
-                info.busy,
                 info.ticks
             );
-            c.check(
-                info.moved < info.threads && info.busy > 0,
-                "a thread busy with a request is not moved at begin",
-                format_args!("moved {} of {}", info.moved, info.threads),
+            c.check_eq(
+                "begin moves no thread (the clone is built in steps)",
+                info.moved,
+                0,
             );
             debug_println!("BENCH patch.begin.instructions={}", info.ticks);
+            longest_stop = info.ticks;
             last = Some(info);
         }
         Err(e) => c.fail("begin", e),
     }
     let mut steps = 0u32;
-    while last.is_some_and(|i| !i.done) && steps < 100_000 {
+    let mut build_steps = 0u32;
+    let mut moved_early = false;
+    while let Some(before) = last.filter(|i| !i.done)
+        && steps < 100_000
+    {
         for _ in 0..2 {
             yield_now();
         }
         match patch.step(name.clone()) {
-            Ok(info) => last = Some(info),
+            Ok(info) => {
+                let grew = (info.code_pages, info.shared_pages)
+                    != (before.code_pages, before.shared_pages);
+                if grew {
+                    build_steps += 1;
+                    moved_early |= info.moved > 0;
+                }
+                longest_stop = longest_stop.max(info.ticks);
+                last = Some(info);
+            }
             Err(e) => {
                 c.fail("step", e);
                 break;
@@ -204,6 +239,11 @@ fn drive(server: &'static ServerInfo, patchable: Cap<Endpoint>) {
         }
         steps += 1;
     }
+    c.check(
+        build_steps > 1 && !moved_early,
+        "the clone is built in several steps and no thread moves before it is complete",
+        format_args!("{build_steps} building steps, a thread moved early: {moved_early}"),
+    );
     let total = time::counter().wrapping_sub(started);
     PHASE.store(PHASE_AFTER, Ordering::Relaxed);
     if let Some(info) = last {
@@ -212,15 +252,24 @@ fn drive(server: &'static ServerInfo, patchable: Cap<Endpoint>) {
             "every server thread moved into the patched build",
             format_args!("{info:?}"),
         );
+        c.check(
+            info.busy > 0,
+            "a thread busy with a request is left for a later step",
+            format_args!("found busy {} times", info.busy),
+        );
         debug_println!(
-            "patch-client: patched in {steps} steps: {} threads moved, found busy {} times, {} \
-             old code pages freed",
+            "patch-client: patched in {steps} steps ({build_steps} building the clone: {} new \
+             code pages, {} shared pages): {} threads moved, found busy {} times, {} old code \
+             pages freed",
+            info.code_pages,
+            info.shared_pages,
             info.moved,
             info.busy,
             info.freed_pages
         );
     }
     debug_println!("BENCH patch.total.instructions={total}");
+    debug_println!("BENCH patch.stop.max.instructions={longest_stop}");
 
     // After the patch, then stop the load.
     let after = wait_until(|| stat(PHASE_AFTER, SENT) >= AFTER);
@@ -268,6 +317,27 @@ fn drive(server: &'static ServerInfo, patchable: Cap<Endpoint>) {
         0,
     );
     let mean = |phase| stat(phase, LATENCY_SUM) / stat(phase, TIMED).max(1);
+    debug_println!(
+        "patch-client: timed calls: {} steady ({} waited for a time slice), {} during the patch \
+         ({} waited for a time slice)",
+        stat(PHASE_STEADY, TIMED),
+        stat(PHASE_STEADY, SLOW_CALLS),
+        stat(PHASE_PATCHING, TIMED),
+        stat(PHASE_PATCHING, SLOW_CALLS)
+    );
+    // The same without the calls that waited for a time slice: what the patch itself adds.
+    let within_slice = |phase| {
+        (stat(phase, LATENCY_SUM) - stat(phase, SLOW_SUM))
+            / (stat(phase, TIMED) - stat(phase, SLOW_CALLS)).max(1)
+    };
+    debug_println!(
+        "BENCH patch.latency.within_slice.plain.instructions={}",
+        within_slice(PHASE_STEADY)
+    );
+    debug_println!(
+        "BENCH patch.latency.within_slice.instructions={}",
+        within_slice(PHASE_PATCHING)
+    );
     debug_println!(
         "BENCH patch.latency.plain.instructions={}",
         mean(PHASE_STEADY)

@@ -343,3 +343,180 @@ pub mod revoke_protocol {
     /// partner's own copy of `rv` is still valid, else 0]`.
     pub const PING: u64 = 2;
 }
+
+/// The load generators of the live-upgrade scenarios: each counts the requests it sends and
+/// their outcomes, and a director stops them and sums the counts.
+///
+/// Protocol: between two requests a load generator polls its own endpoint (`NBRecv`); a call
+/// there stops it, and it answers that call and every later one with `[sent, served, failed,
+/// longest]` (counter ticks for the longest request). A request never answered leaves it
+/// blocked and the director waiting: the scenario's timeout catches that (a lost request).
+pub mod load {
+    //! The load generators' protocol (the live-upgrade scenarios and demo). A load generator
+    //! keeps calling and counts every request it sent, every one answered (served) and every
+    //! one that failed, the longest a request took (counter ticks: instructions under
+    //! `-icount`), and remembers its slow requests (start and length; more than four times its
+    //! running mean, the last [`SLOW_LOG`] of them), so that it can say how long the requests
+    //! that overlapped a window of time waited: the director asks about an upgrade's blackout.
+    //!
+    //! Between two requests it polls its own endpoint (`NBRecv`): a call there (from the
+    //! director, with a window `[from, to]` of counter values in its two words) is answered with
+    //! `[sent, served, failed, longest, longest overlapping the window]` and it stops calling;
+    //! it then answers every later call the same way. A request that is never answered would
+    //! leave it blocked and the director waiting: the scenario's timeout catches that (a lost
+    //! request).
+    use super::Checks;
+    use axolotl_rt::{Cap, Endpoint, MessageInfo, get_mr, reply, set_mr};
+
+    /// Slow requests remembered.
+    pub const SLOW_LOG: usize = 64;
+
+    /// What a load generator counted.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct Counts {
+        pub sent: u64,
+        pub served: u64,
+        pub failed: u64,
+        /// The longest request, in counter ticks.
+        pub longest: u64,
+        /// The last [`SLOW_LOG`] slow requests: start and length in counter ticks.
+        slow: [(u64, u64); SLOW_LOG],
+        slow_next: usize,
+        /// Running mean of every request's length (1/16 weight per request).
+        mean: u64,
+    }
+
+    impl Default for Counts {
+        fn default() -> Self {
+            Counts {
+                sent: 0,
+                served: 0,
+                failed: 0,
+                longest: 0,
+                slow: [(0, 0); SLOW_LOG],
+                slow_next: 0,
+                mean: 0,
+            }
+        }
+    }
+
+    impl Counts {
+        /// Sends one request (`request` returns whether it was answered correctly), timed and
+        /// counted; returns its outcome.
+        pub fn time(&mut self, request: impl FnOnce() -> bool) -> bool {
+            self.sent += 1;
+            let start = axolotl_rt::time::counter();
+            let ok = request();
+            let took = axolotl_rt::time::counter().wrapping_sub(start);
+            self.longest = self.longest.max(took);
+            self.record(start, took);
+            if ok {
+                self.served += 1;
+            } else {
+                self.failed += 1;
+            }
+            ok
+        }
+
+        fn record(&mut self, start: u64, length: u64) {
+            if self.mean > 0 && length > 4 * self.mean {
+                self.slow[self.slow_next % SLOW_LOG] = (start, length);
+                self.slow_next += 1;
+            }
+            self.mean = if self.mean == 0 {
+                length
+            } else {
+                self.mean - self.mean / 16 + length / 16
+            };
+        }
+
+        /// The longest remembered request that was waiting at some time in `[from, to]`.
+        pub fn longest_in(&self, (from, to): (u64, u64)) -> u64 {
+            self.slow[..self.slow_next.min(SLOW_LOG)]
+                .iter()
+                .filter(|&&(start, length)| start <= to && start + length >= from)
+                .map(|&(_, length)| length)
+                .max()
+                .unwrap_or(0)
+        }
+
+        /// Requests neither served nor failed.
+        pub fn lost(&self) -> u64 {
+            self.sent - self.served - self.failed
+        }
+    }
+
+    /// Whether the director asked to stop (a call waits on `own`).
+    pub fn stop_asked(own: Cap<Endpoint>) -> bool {
+        own.nb_recv().is_ok()
+    }
+
+    /// Answers the director's call, and every later one, with `counts` and the longest wait
+    /// in the window the call names.
+    pub fn report(own: Cap<Endpoint>, counts: Counts) {
+        loop {
+            let in_window = counts.longest_in((get_mr(0), get_mr(1)));
+            let words = [
+                counts.sent,
+                counts.served,
+                counts.failed,
+                counts.longest,
+                in_window,
+            ];
+            for (k, word) in words.into_iter().enumerate() {
+                set_mr(k, word);
+            }
+            let _ = reply(MessageInfo::new(0, 0, 5));
+            if own.recv().is_err() {
+                return;
+            }
+        }
+    }
+
+    /// Yields for about `ticks` counter ticks (load generators at the caller's priority run).
+    pub fn let_run(ticks: u64) {
+        let start = axolotl_rt::time::counter();
+        while axolotl_rt::time::counter().wrapping_sub(start) < ticks {
+            axolotl_rt::yield_now();
+        }
+    }
+
+    /// The load generators' counts summed (`longest`, `in_window`: the longest of all).
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub struct Totals {
+        pub sent: u64,
+        pub served: u64,
+        pub failed: u64,
+        pub longest: u64,
+        /// The longest a request took that was waiting at some time in the window asked about.
+        pub in_window: u64,
+    }
+
+    impl Totals {
+        /// Requests neither served nor failed.
+        pub fn lost(&self) -> u64 {
+            self.sent - self.served - self.failed
+        }
+    }
+
+    /// Stops the load generators and sums their counts; `window` (counter values, from and
+    /// to) is the time their longest overlapping wait is asked about (`(0, 0)`: none).
+    pub fn stop(loads: &[Option<Cap<Endpoint>>], c: &mut Checks, window: (u64, u64)) -> Totals {
+        let mut total = Totals::default();
+        for load in loads.iter().flatten() {
+            set_mr(0, window.0);
+            set_mr(1, window.1);
+            match load.call(MessageInfo::new(0, 0, 2)) {
+                Ok((info, _)) if info.label() == 0 && info.length() == 5 => {
+                    total.sent += get_mr(0);
+                    total.served += get_mr(1);
+                    total.failed += get_mr(2);
+                    total.longest = total.longest.max(get_mr(3));
+                    total.in_window = total.in_window.max(get_mr(4));
+                }
+                other => c.fail("a load generator reports", format_args!("{other:?}")),
+            }
+        }
+        total
+    }
+}

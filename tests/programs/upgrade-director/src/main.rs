@@ -21,8 +21,8 @@ use ipc_schema::interfaces::common::Name;
 use ipc_schema::kv::{v1, v2};
 use ipc_schema::lifecycle::v1::{self as lifecycle, Outcome, Program, Report};
 use ipc_schema::supervisor::v1 as supervisor;
-use ipc_schema::{CallError, IpcError, Transport};
-use test_support::Checks;
+use ipc_schema::{CallError, IpcError};
+use test_support::{Checks, load};
 
 axolotl_rt::declare_server!(main);
 
@@ -75,28 +75,15 @@ impl Director {
     /// Lets the load generators run for about `ticks` counter ticks (they share the
     /// director's priority, so yielding hands them the processor).
     fn let_run(&self, ticks: u64) {
-        let start = axolotl_rt::time::counter();
-        while axolotl_rt::time::counter().wrapping_sub(start) < ticks {
-            axolotl_rt::yield_now();
-        }
+        load::let_run(ticks);
     }
 
-    /// Stops the load generators and returns their summed counts.
-    fn stop_loads(&self, c: &mut Checks) -> [u64; 4] {
-        let mut total = [0u64; 4];
-        for load in self.loads.iter().flatten() {
-            let mut reply = [0u64; ipc_schema::MSG_WORDS];
-            match Transport::call(load, 0, &[], &mut reply) {
-                Ok((0, 4)) => {
-                    for k in 0..3 {
-                        total[k] += reply[k];
-                    }
-                    total[3] = total[3].max(reply[3]);
-                }
-                other => c.fail("a load generator reports", format_args!("{other:?}")),
-            }
-        }
-        total
+    /// Stops the load generators and returns their summed counts `[sent, served, failed]`, the
+    /// longest any request took, and the longest a request took that was waiting at some time
+    /// in `window` (counter values, from and to).
+    fn stop_loads(&self, c: &mut Checks, window: (u64, u64)) -> [u64; 5] {
+        let t = load::stop(&self.loads, c, window);
+        [t.sent, t.served, t.failed, t.longest, t.in_window]
     }
 }
 
@@ -148,6 +135,8 @@ fn demo(d: &Director, c: &mut Checks, ms: u64) {
     let Some(r) = d.upgrade("kv2", false) else {
         return;
     };
+    // The blackout: from the old version's stop to the new one serving.
+    let window = (r.blocked_at, r.blocked_at + r.blackout);
     c.check_eq("kv1 -> kv2 committed", r.outcome, Outcome::Committed);
     c.check_eq("the agreed state format is kv.v1 (1)", r.format, Some(1));
     c.check_eq("kv serves version 2", d.version(), 2);
@@ -182,15 +171,20 @@ fn demo(d: &Director, c: &mut Checks, ms: u64) {
         "count",
     );
     debug_println!("v1 and v2 clients both served");
-    let [sent, served, failed, longest] = d.stop_loads(c);
+    let [sent, served, failed, longest, in_window] = d.stop_loads(c, window);
     let lost = sent - served - failed;
     debug_println!(
-        "totals: sent {sent}, served {served}, failed {failed}, lost {lost}; longest wait of a request {longest} ticks"
+        "totals: sent {sent}, served {served}, failed {failed}, lost {lost}; blackout {} ticks; \
+         longest wait of a request in flight during it {in_window} ticks, of any request \
+         {longest} ticks",
+        r.blackout
     );
     c.check(sent > 0, "the load generators sent requests", sent);
     c.check_eq("failed", failed, 0);
     c.check_eq("lost", lost, 0);
-    debug_println!("BENCH upgrade.blackout.instructions={longest}");
+    debug_println!("BENCH upgrade.blackout.instructions={in_window}");
+    debug_println!("BENCH upgrade.window.instructions={}", r.blackout);
+    debug_println!("BENCH upgrade.load.longest.instructions={longest}");
     debug_println!("BENCH upgrade.total.instructions={}", r.total);
 
     let count = d.new.count();
@@ -255,7 +249,7 @@ fn rollback(d: &Director, c: &mut Checks) {
     );
     c.check_eq("kv still serves version 2", d.version(), 2);
     c.check_eq("the state is intact", d.old.get(1), Ok(one));
-    let [sent, served, failed, _] = d.stop_loads(c);
+    let [sent, served, failed, _, _] = d.stop_loads(c, (0, 0));
     debug_println!(
         "totals: sent {sent}, served {served}, failed {failed}, lost {}",
         sent - served - failed

@@ -3,10 +3,7 @@
 //! every request it sent, every one answered (served) and every one that failed (an error, or a
 //! wrong value), and the longest a request took (counter ticks: instructions under `-icount`).
 //!
-//! Between two requests it polls its own endpoint (`NBRecv`): a call there (from the director)
-//! is answered with its counts `[sent, served, failed, longest]` and it stops calling; it then
-//! answers every later call with the same counts. A request that is never answered would leave
-//! it blocked and the director waiting: the scenario's timeout catches that (a lost request).
+//! It stops and reports its counts when the director asks (`test_support::load`).
 //!
 //! Its keys: `1000 * n + 0..32`, where `n` is the digit its name ends with (`load-1`), so two
 //! load generators never touch each other's keys.
@@ -14,9 +11,9 @@
 #![no_main]
 #![forbid(unsafe_code)]
 
-use axolotl_rt::debug_println;
-use axolotl_rt::{MessageInfo, ServerInfo, reply, set_mr};
+use axolotl_rt::{ServerInfo, debug_println};
 use ipc_schema::kv::v1;
+use test_support::load::{self, Counts};
 
 axolotl_rt::declare_server!(main);
 
@@ -35,15 +32,8 @@ fn main(server: &'static ServerInfo) {
         .filter(u8::is_ascii_digit)
         .map_or(0, |d| u32::from(d - b'0'));
     let kv = v1::Client::new(kv);
-    let (mut sent, mut served, mut failed, mut longest) = (0u64, 0u64, 0u64, 0u64);
+    let mut counts = Counts::default();
     let mut i = 0u32;
-    let timed = |sent: &mut u64, longest: &mut u64, f: &mut dyn FnMut() -> bool| {
-        *sent += 1;
-        let start = axolotl_rt::time::counter();
-        let ok = f();
-        *longest = (*longest).max(axolotl_rt::time::counter().wrapping_sub(start));
-        ok
-    };
     loop {
         let key = u64::from(1000 * n + i % KEYS);
         let mut value = v1::Value::new();
@@ -51,36 +41,23 @@ fn main(server: &'static ServerInfo) {
             let _ = value.push(b);
         }
         let _ = value.push(n as u8);
-        if timed(&mut sent, &mut longest, &mut || {
-            kv.put(key, value.clone()).is_ok()
-        }) {
-            served += 1;
-        } else {
-            failed += 1;
-        }
-        if timed(&mut sent, &mut longest, &mut || {
-            kv.get(key).is_ok_and(|v| v == value)
-        }) {
-            served += 1;
-        } else {
-            failed += 1;
-        }
+        counts.time(|| kv.put(key, value.clone()).is_ok());
+        counts.time(|| kv.get(key).is_ok_and(|v| v == value));
         i = i.wrapping_add(1);
-        if own.nb_recv().is_ok() {
+        if load::stop_asked(own) {
             break;
         }
     }
+    let Counts {
+        sent,
+        served,
+        failed,
+        longest,
+        ..
+    } = counts;
     debug_println!(
         "{}: sent {sent}, served {served}, failed {failed}; longest request {longest} ticks",
         server.name()
     );
-    loop {
-        for (k, word) in [sent, served, failed, longest].into_iter().enumerate() {
-            set_mr(k, word);
-        }
-        let _ = reply(MessageInfo::new(0, 0, 4));
-        if own.recv().is_err() {
-            return;
-        }
-    }
+    load::report(own, counts);
 }
