@@ -21,6 +21,7 @@
 //!   one server of the image;
 //! - `tx_pool_pages` is in 1..=[`TX_POOL_PAGES_MAX`], `restart_after` in 1..=[`RESTART_AFTER_MAX`],
 //!   `request_budget_ms` in 0..=[`REQUEST_BUDGET_MS_MAX`];
+//! - `verify` (dual execution of every request) needs `transactional`;
 //! - `snapshot` needs `transactional`, and `stack_pages + heap_pages` at most
 //!   [`SNAPSHOT_STACK_HEAP_PAGES_MAX`] (a Snapshot object holds at most 1023 pages; the rest is
 //!   for data and bss);
@@ -184,6 +185,9 @@ pub struct ServerDesc {
     /// The root task gives its transactional region snapshot storage: `snapshot::v1` takes
     /// concurrent snapshots, and a restart uses the last complete one (default false).
     pub snapshot: bool,
+    /// Verified transactions: every request runs twice inside its transaction and commits only
+    /// if both runs give the same reply and memory (needs `transactional`; default false).
+    pub verify: bool,
     /// Programs it can be upgraded to live (each is put in the boot archive). Non-empty: the
     /// root task gives it an upgrade control endpoint (`ServerInfo::upgrade_control`).
     pub upgrades: heapless::Vec<ProgramName, MAX_UPGRADES>,
@@ -335,6 +339,8 @@ pub enum Problem {
     SnapshotNeedsTransactional,
     /// `snapshot = true` on a server whose stack and heap exceed the largest snapshot.
     SnapshotTooLarge { pages: u32, max: u32 },
+    /// `verify = true` on a server that is not transactional.
+    VerifyNeedsTransactional,
     /// `upgrades` on a server without an endpoint to take over.
     UpgradesNeedEndpoint,
     /// A second server with `upgrader = true` (the first, by name).
@@ -385,6 +391,10 @@ impl fmt::Display for Problem {
                     "needs transactional = true (a snapshot is of a TxRegion)"
                 )
             }
+            Problem::VerifyNeedsTransactional => write!(
+                f,
+                "needs transactional = true (both runs of a request are in one transaction)"
+            ),
             Problem::SnapshotTooLarge { pages, max } => write!(
                 f,
                 "stack_pages + heap_pages = {pages} is more than a snapshot holds ({max})"
@@ -550,6 +560,7 @@ fn check_server_fields(s: &ServerDesc) -> Result<(), (&'static str, Problem)> {
     check_range(s.request_budget_ms.into(), 0, REQUEST_BUDGET_MS_MAX.into())
         .map_err(|p| ("request_budget_ms", p))?;
     check_snapshot(s).map_err(|p| ("snapshot", p))?;
+    check_verify(s).map_err(|p| ("verify", p))?;
     check_upgrades(s).map_err(|p| ("upgrades", p))?;
     check_threads(s).map_err(|p| ("threads", p))?;
     check_patches(s).map_err(|p| ("patches", p))?;
@@ -625,6 +636,14 @@ impl ImageDescription {
     pub fn upgrader(&self) -> Option<usize> {
         self.servers.iter().position(|s| s.upgrader)
     }
+}
+
+/// `verify = true` needs a transactional server.
+pub(crate) fn check_verify(s: &ServerDesc) -> Result<(), Problem> {
+    if s.verify && !s.transactional {
+        return Err(Problem::VerifyNeedsTransactional);
+    }
+    Ok(())
 }
 
 /// `snapshot = true` needs a transactional server small enough for one Snapshot object.
@@ -789,6 +808,7 @@ const MAX_SERVER_ENCODED_LEN: usize = {
         + (1 + MAX_DEVICES * name)
         + 1 + 1 + 1 + 5 // transactional, tx_pool_pages, restart_after, request_budget_ms (varint)
         + 1 // snapshot
+        + 1 // verify
         + (1 + MAX_UPGRADES * (1 + PROGRAM_MAX_LEN)) // upgrades
         + 1 // upgrader
         + 1 // threads
@@ -876,6 +896,7 @@ mod tests {
             restart_after: DEFAULT_RESTART_AFTER,
             request_budget_ms: 0,
             snapshot: false,
+            verify: false,
             upgrades: heapless::Vec::new(),
             upgrader: false,
             threads: 1,

@@ -26,6 +26,8 @@
 //! request_budget_ms = 0          # 0..=60000: a longer request is aborted (0: no budget)
 //! snapshot = false               # snapshot storage for its region (needs transactional):
 //!                                # snapshot::v1, and restarts from the last snapshot
+//! verify = false                 # verified transactions (needs transactional): every request
+//!                                # runs twice and commits only if both runs agree
 //! upgrades = []                  # programs it can be upgraded to live (at most 4): they go in
 //!                                # the boot archive, and it gets an upgrade control endpoint
 //! upgrader = false               # the image's upgrader (servers/upgrader): badge-0 calls of
@@ -61,7 +63,7 @@ use crate::{
     RESERVED_ENDPOINT_NAMES, RESTART_AFTER_MAX, STACK_PAGES_MAX, STACK_PAGES_MIN, ServerDesc,
     THREADS_MAX, TX_POOL_PAGES_MAX, check_device_list, check_name, check_patches, check_program,
     check_range, check_references, check_snapshot, check_threads, check_untyped_bits,
-    check_upgrades, first_repeated,
+    check_upgrades, check_verify, first_repeated,
 };
 use axolotl_abi::Arch;
 use serde::Deserialize;
@@ -204,6 +206,8 @@ struct RawServer {
     request_budget_ms: Option<i64>,
     #[serde(default)]
     snapshot: bool,
+    #[serde(default)]
+    verify: bool,
     #[serde(default)]
     upgrades: Vec<String>,
     #[serde(default)]
@@ -468,6 +472,7 @@ fn convert_server(s: &RawServer) -> Result<ServerDesc, (&'static str, Problem)> 
         restart_after: restart_after as u8,
         request_budget_ms: request_budget_ms as u32,
         snapshot: s.snapshot,
+        verify: s.verify,
         upgrades: convert_upgrades(&s.upgrades).map_err(|p| ("upgrades", p))?,
         upgrader: s.upgrader,
         threads: convert_number(s.threads, 1, 1, THREADS_MAX.into()).map_err(|p| ("threads", p))?
@@ -475,6 +480,7 @@ fn convert_server(s: &RawServer) -> Result<ServerDesc, (&'static str, Problem)> 
         patches: convert_programs(&s.patches).map_err(|p| ("patches", p))?,
     };
     check_snapshot(&desc).map_err(|p| ("snapshot", p))?;
+    check_verify(&desc).map_err(|p| ("verify", p))?;
     check_upgrades(&desc).map_err(|p| ("upgrades", p))?;
     check_threads(&desc).map_err(|p| ("threads", p))?;
     check_patches(&desc).map_err(|p| ("patches", p))?;
@@ -1190,6 +1196,19 @@ snapshot = true"),
             err(&one("snapshot = 1")).contains("invalid type: integer"),
             "{}",
             err(&one("snapshot = 1"))
+        );
+    }
+
+    #[test]
+    fn verify_field() {
+        let (desc, _) = parse("t.toml", &one("transactional = true\nverify = true")).unwrap();
+        assert!(desc.servers[0].verify);
+        let (desc, _) = parse("t.toml", &one("transactional = true")).unwrap();
+        assert!(!desc.servers[0].verify);
+        assert_eq!(
+            err(&one("verify = true")),
+            "t.toml: server[0].verify: needs transactional = true (both runs of a request are in \
+             one transaction)"
         );
     }
 

@@ -673,6 +673,10 @@ fn tx_region_op(
             crate::txregion::set_budget(region, args.get(0)?);
             Ok(Results::default())
         }
+        Invocation::TxRegionSetVerify => {
+            crate::txregion::set_verify(region, args.get(0)? != 0);
+            Ok(Results::default())
+        }
         Invocation::TxRegionSnapshotBegin => {
             let snapshot = snapshot_arg(args, 0)?;
             Ok(Results::with(&crate::snapshot::begin(region, snapshot)?))

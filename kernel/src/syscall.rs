@@ -76,6 +76,10 @@ fn dispatch(cur: TcbPtr, sc: Syscall) -> Result<(), Error> {
         Syscall::Reply => ipc::reply(cur),
         Syscall::Yield => sched::request(Reschedule::Rotate),
         Syscall::DebugPutChar => crate::klog::putc(t.ctx.cptr() as u8),
+        Syscall::TxVerify => {
+            let digest = t.ctx.mr(0);
+            crate::txregion::verify(cur, digest)?
+        }
         Syscall::DebugWrite => {
             // Up to 40 bytes in registers: the info word, then MR0..3; the length in word0.
             let words = [

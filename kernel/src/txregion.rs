@@ -33,6 +33,7 @@ use crate::vspace;
 use axolotl_abi::invocation::TX_ABORT_REDELIVER;
 use axolotl_abi::{Error, MessageInfo, PAGE_SIZE};
 use axolotl_kcore::undo::{self, Ranges, UndoEntry, UndoLog};
+use axolotl_kcore::verify::{Digest, DualRun, Verdict};
 use core::ptr::NonNull;
 
 const PAGE: u64 = PAGE_SIZE as u64;
@@ -66,6 +67,13 @@ pub struct TxRegion {
     pub log: UndoLog<LOG_CAPACITY>,
     /// The snapshot being copied, if any (`crate::snapshot`).
     pub snapshot: Option<crate::snapshot::SnapPtr>,
+    /// Verified transactions (`TxRegionSetVerify`): every request runs twice ([`verify`]).
+    pub verify: bool,
+    pub dual: DualRun,
+    /// The lowest stack page below a receive-time stack pointer that a request ever wrote (0:
+    /// none): dead stack is writable for good once written, and what lies below this page was
+    /// never written by a request, so the scrub before each verified run stops here.
+    pub dead_low: u64,
 }
 
 const _: () = assert!(core::mem::size_of::<TxRegion>() <= PAGE_SIZE);
@@ -102,6 +110,9 @@ pub fn make(paddr: u64, bits: u32) -> TxPtr {
     reg.began = 0;
     reg.log = UndoLog::new();
     reg.snapshot = None;
+    reg.verify = false;
+    reg.dual = DualRun::new();
+    reg.dead_low = 0;
     r
 }
 
@@ -189,8 +200,16 @@ fn begin_in(t: TcbPtr, r: TxPtr, ep: NonNull<Endpoint>, badge: u64) {
     reg.request_ep = Some(ep);
     reg.request_badge = badge;
     reg.request_info = tcb.ctx.info();
-    if reg.budget != 0 {
+    if reg.budget != 0 || reg.verify {
         reg.began = Cpu::read_counter();
+    }
+    if reg.verify {
+        reg.dual.begin();
+        scrub_dead_stack(reg);
+        // Time is an input of the request: both runs see the time of its delivery.
+        if let Some(buf) = tcb.ipc_buffer() {
+            buf.request_time = reg.began;
+        }
     }
 }
 
@@ -309,7 +328,11 @@ fn save_page(reg: &mut TxRegion, page: u64) -> WriteFault {
     };
     match offset {
         // Dead stack below the receive point: writable for good.
-        None => {}
+        None => {
+            if reg.dead_low == 0 || page < reg.dead_low {
+                reg.dead_low = page;
+            }
+        }
         Some(offset) => {
             let entry = UndoEntry {
                 vaddr: page,
@@ -361,20 +384,7 @@ pub fn abort(r: TxPtr, flags: u64, reply_label: u64) -> Result<u64, Error> {
     let caller = tcb_mut(t).caller.take();
     sched::suspend(t);
     let restored = reg.log.len() as u64;
-    for (i, e) in reg.log.entries().iter().enumerate().rev() {
-        if (e.offset as usize) < PAGE_SIZE {
-            // SAFETY: as in `write_fault`, in the other direction.
-            unsafe {
-                Cpu::copy_page(
-                    phys_to_virt(e.frame),
-                    phys_to_virt(reg.pool + i as u64 * PAGE),
-                    e.offset as usize,
-                )
-            };
-        }
-        reprotect(reg.asid, e);
-    }
-    reg.log.clear();
+    restore_log(reg);
     reg.active = false;
     reg.aborts += 1;
     crate::inject::thread_reset(t);
@@ -448,6 +458,147 @@ pub fn resume_at(t: TcbPtr, ctx: UserContext, ep: NonNull<Endpoint>) {
     tcb.ctx = ctx;
     tcb.fault = None;
     crate::ipc::receive(t, ep, true);
+}
+
+/// Turns verified transactions on or off (takes effect at the next request).
+pub fn set_verify(r: TxPtr, on: bool) {
+    let reg = region(r);
+    reg.verify = on;
+    reg.dual.end();
+}
+
+/// `TxVerify` from `t`, whose request produced a reply with digest `reply`: the first run is
+/// rewound and runs again, the second is compared with it (see `axolotl_kcore::verify`).
+pub fn verify(t: TcbPtr, reply: u64) -> Result<(), Error> {
+    let r = tcb_mut(t).tx.ok_or(Error::IllegalOperation)?;
+    let reg = region(r);
+    if !reg.verify || !reg.active || reg.bound != Some(t) {
+        return Err(Error::IllegalOperation);
+    }
+    let digest = run_digest(reg, reply);
+    match reg.dual.check(digest) {
+        Verdict::Refused => Err(Error::IllegalOperation),
+        Verdict::Agree => Ok(()),
+        Verdict::Rerun => {
+            rewind(reg);
+            redeliver_words(t, MessageInfo(reg.request_info).length());
+            let tcb = tcb_mut(t);
+            tcb.ctx = reg.checkpoint;
+            Ok(())
+        }
+        Verdict::Disagree { first, second } => {
+            let pc = tcb_mut(t).ctx.pc;
+            crate::ipc::raise_fault(
+                t,
+                crate::tcb::Fault {
+                    kind: axolotl_abi::FaultKind::TxVerifyMismatch,
+                    words: [pc, first, second, 0],
+                },
+            );
+            Ok(())
+        }
+    }
+}
+
+/// The first run wrote its reply over the request's words in the IPC buffer: copies them again
+/// from the caller's buffer (it waits in its `Call`, its message unchanged, as for a
+/// re-delivery). The words in CPU registers come back with the checkpoint.
+fn redeliver_words(t: TcbPtr, length: usize) {
+    use axolotl_abi::message::{MSG_MAX_LENGTH, MSG_REGISTERS_IN_CPU};
+    let n = length.min(MSG_MAX_LENGTH);
+    if n <= MSG_REGISTERS_IN_CPU {
+        return;
+    }
+    let Some(c) = tcb_mut(t).caller else { return };
+    if let (Some(s), Some(r)) = (tcb_mut(c).ipc_buffer(), tcb_mut(t).ipc_buffer()) {
+        r.msg[MSG_REGISTERS_IN_CPU..n].copy_from_slice(&s.msg[MSG_REGISTERS_IN_CPU..n]);
+    }
+}
+
+/// The digest of one run: the reply's, then every page the transaction dirtied (address, and
+/// its contents from the entry's offset: dead stack below the receive-time stack pointer is
+/// not part of the result).
+fn run_digest(reg: &TxRegion, reply: u64) -> u64 {
+    let mut d = Digest::new();
+    d.word(reply);
+    for e in reg.log.entries() {
+        d.word(e.vaddr);
+        let from = (e.offset as usize).min(PAGE_SIZE);
+        // SAFETY: `e.frame` is a page of this region's address space recorded in this
+        // transaction, in the kernel window; nothing writes it while the kernel runs.
+        let page = unsafe {
+            core::slice::from_raw_parts(
+                phys_to_virt(e.frame + from as u64) as *const u8,
+                PAGE_SIZE - from,
+            )
+        };
+        d.bytes(page);
+    }
+    d.word(reg.log.len() as u64);
+    d.finish()
+}
+
+/// Copies every pre-image back, newest first, write-protects the pages again and empties the
+/// log: the transaction's memory is as it was when its request was delivered.
+fn restore_log(reg: &mut TxRegion) {
+    for (i, e) in reg.log.entries().iter().enumerate().rev() {
+        if (e.offset as usize) < PAGE_SIZE {
+            // SAFETY: as in `write_fault`, in the other direction.
+            unsafe {
+                Cpu::copy_page(
+                    phys_to_virt(e.frame),
+                    phys_to_virt(reg.pool + i as u64 * PAGE),
+                    e.offset as usize,
+                )
+            };
+        }
+        reprotect(reg.asid, e);
+    }
+    reg.log.clear();
+}
+
+/// The end of a verified request's first run: its memory goes back to the delivery point (its
+/// pages re-protected, so the second run logs them again in its own order) and the dead stack is
+/// zeroed as it was for the first run.
+fn rewind(reg: &mut TxRegion) {
+    restore_log(reg);
+    scrub_dead_stack(reg);
+}
+
+/// Zeroes the region's stack below the checkpoint's stack pointer. That stack is dead at the
+/// receive point, but a run may still copy bytes of it into live data (the uninitialised tail of
+/// a fixed-capacity buffer moved whole); both runs of a verified request start with it zeroed,
+/// so they copy the same bytes. Only down to the lowest page a request ever wrote
+/// (`dead_low`): the pages below were not written since the server started, so no run changes
+/// them and both runs read the same bytes there.
+fn scrub_dead_stack(reg: &TxRegion) {
+    let (lo, hi) = reg.stack;
+    let sp = reg.checkpoint.sp;
+    if lo >= hi || sp <= lo || sp > hi {
+        return;
+    }
+    // Before any request wrote dead stack, all of it (start-up may have written it).
+    let from = if reg.dead_low > lo && reg.dead_low < sp {
+        reg.dead_low
+    } else {
+        lo
+    };
+    for page in (from..sp).step_by(PAGE as usize) {
+        let Some(pte) = vspace::leaf_entry(reg.root, page) else {
+            continue;
+        };
+        // Only the region's own pages (tagged when the range was added), never a device.
+        if *pte & Cpu::PTE_TX == 0 || Cpu::pte_is_device(*pte) {
+            continue;
+        }
+        let Pte::Page(frame) = Cpu::pte_decode(*pte, vspace::LEVELS - 1) else {
+            continue;
+        };
+        let len = (sp - page).min(PAGE) as usize;
+        // SAFETY: a mapped page of this region's stack, in the kernel window; only its part
+        // below the checkpoint's stack pointer (dead at the receive point) is written.
+        unsafe { core::ptr::write_bytes(phys_to_virt(frame) as *mut u8, 0, len) };
+    }
 }
 
 /// Sets the time budget of each request, in counter ticks (0: none).

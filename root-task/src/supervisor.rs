@@ -540,6 +540,18 @@ fn restart_server(server: &mut Supervised, index: usize, restart: Restart) {
     }
 }
 
+/// ` / SECOND` after the first run's digest of a verify mismatch.
+struct Second(Option<u64>);
+
+impl core::fmt::Display for Second {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.0 {
+            Some(d) => write!(f, " / {d:#x}"),
+            None => Ok(()),
+        }
+    }
+}
+
 /// ` (injected: KIND)` after a fault's description when the fault was injected.
 #[derive(Clone, Copy)]
 struct Injected(Option<InjectKind>);
@@ -580,13 +592,16 @@ fn handle_fault(server: &mut Supervised, message: MessageInfo) -> bool {
         match tx.abort(redeliver, answer.code()) {
             Ok(pages) => {
                 let op_name = op.map_or("?", |(_, op)| op.name);
-                let place = if kind == Some(FaultKind::Timeout) {
-                    "after"
-                } else {
-                    "at"
+                let place = match kind {
+                    Some(FaultKind::Timeout) => "after",
+                    // MR1 and MR2 are the two runs' digests.
+                    Some(FaultKind::TxVerifyMismatch) => "with digests",
+                    _ => "at",
                 };
+                let second =
+                    Second((kind == Some(FaultKind::TxVerifyMismatch)).then_some(syndrome));
                 warn!(
-                    "fault in '{name}': {what}{what_injected} {place} {address:#x} pc {pc:#x}; \
+                    "fault in '{name}': {what}{what_injected} {place} {address:#x}{second} pc {pc:#x}; \
                      request {op_name} (label {:#x}) aborted and rolled back ({pages} pages \
                      restored, {} aborts in a row), {outcome}",
                     status.request_label, server.recovery.consecutive_aborts

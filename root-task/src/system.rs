@@ -968,6 +968,7 @@ fn grant_in(
     info.heap_len = u64::from(desc.heap_pages) * PAGE;
     info.counter_frequency = counter_frequency;
     info.threads = u64::from(desc.threads.max(1));
+    info.verify = u64::from(desc.verify && desc.transactional);
 
     // The server-info page, mapped read-only.
     let frame: Cap<Frame> = b.make(ObjectType::Frame, 0, "make the server-info frame")?;
@@ -1115,6 +1116,11 @@ fn make_tx_region(
     if desc.request_budget_ms > 0 {
         let ticks = u64::from(desc.request_budget_ms) * b.counter_frequency / 1000;
         region.set_budget(ticks).context("set the request budget")?;
+    }
+    if desc.verify {
+        region
+            .set_verify(true)
+            .context("turn on verified transactions")?;
     }
     tcb.bind_tx_region(Some(region))
         .context("bind the transactional region")?;

@@ -546,6 +546,13 @@ impl Cap<TxRegion> {
             .map(drop)
     }
 
+    /// Verified transactions (`verify = true`): every request of the bound thread runs twice
+    /// and commits only if both runs agree (see `axolotl_abi::verify`).
+    pub fn set_verify(self, on: bool) -> Result<(), Error> {
+        self.invoke(Invocation::TxRegionSetVerify, &[u64::from(on)])
+            .map(drop)
+    }
+
     pub fn status(self) -> Result<TxStatus, Error> {
         self.invoke(Invocation::TxRegionStatus, &[])?;
         Ok(TxStatus {

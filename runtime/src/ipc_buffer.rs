@@ -143,6 +143,16 @@ pub fn get_mr(i: usize) -> u64 {
     }
 }
 
+/// The time the kernel gave the open request at its delivery ([`IpcBuffer::request_time`]; verified
+/// transactions only, else 0).
+pub fn request_time() -> u64 {
+    match buffer() {
+        // SAFETY: as in `get_mr`.
+        Some(p) => unsafe { (&raw const (*p).request_time).read() },
+        None => 0,
+    }
+}
+
 /// Sets message register `i` (`i` < [`MSG_MAX_LENGTH`]; others are ignored).
 pub fn set_mr(i: usize, value: u64) {
     if let Some(p) = buffer()

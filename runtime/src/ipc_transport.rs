@@ -236,10 +236,33 @@ where
         None => 0,
     };
     set_receive_slot(0, receive_slot);
-    Pair(
-        MessageInfo::new(label, reply_caps, reply_words).0,
-        then as u64,
-    )
+    // The reply's message info, computed before the verification that covers it.
+    let answer = MessageInfo::new(label, reply_caps, reply_words).0;
+    if crate::server_info::verified_requests() {
+        verify(answer, reply_words, then);
+    }
+    Pair(answer, then as u64)
+}
+
+/// A verified transaction (`verify = true`): the request ran once and its reply is in the message
+/// registers, its message info in `answer`; the kernel rewinds the request and runs it again,
+/// then compares the two runs' digests (the reply as it will be sent: the message info, the words
+/// read back from the message registers and the endpoint to receive on next; and the memory the
+/// request dirtied). Returns when they agree; a disagreement is a fault the supervisor rolls
+/// back. A refusal (no transaction open: it cannot happen to a correct server) faults too, rather
+/// than send a reply nothing checked.
+#[inline(never)]
+fn verify(answer: u64, words: usize, then: usize) {
+    let mut d = axolotl_abi::verify::Digest::new();
+    d.word(answer);
+    for i in 0..words {
+        d.word(get_mr(i));
+    }
+    d.word(then as u64);
+    if crate::syscall::tx_verify(d.finish()).is_err() {
+        log::error!("the kernel refused to verify a request: faulting");
+        crate::arch::fault()
+    }
 }
 
 /// Two words returned in two registers (x0/x1, rax/rdx).

@@ -386,6 +386,9 @@ pub struct ServerInfo {
     pub n_upgradables: u64,
     /// Threads serving its endpoints (0 or 1: only the main thread); see [`thread_window`].
     pub threads: u64,
+    /// Non-zero: its requests are verified transactions (`verify = true`): [`serve`]
+    /// (crate::ipc_transport::serve) asks the kernel to compare two runs of each one.
+    pub verify: u64,
     /// Shared memory regions it is in (with one other server each).
     pub shared: [SharedEntry; MAX_SHARED],
     pub n_shared: u64,
@@ -444,6 +447,16 @@ pub fn armed_fault() -> u64 {
     unsafe { core::ptr::read_volatile(word as *const u64) }
 }
 
+/// Whether this server's requests are verified transactions ([`ServerInfo::verify`]). Servers
+/// only.
+pub fn verified_requests() -> bool {
+    let word = SERVER_INFO_VADDR as usize + core::mem::offset_of!(ServerInfo, verify);
+    // SAFETY: as in `armed_fault`: the page is mapped read-only at SERVER_INFO_VADDR for the
+    // server's whole life, and the field is 8-byte aligned inside it; a volatile load makes no
+    // reference.
+    unsafe { core::ptr::read_volatile(word as *const u64) != 0 }
+}
+
 impl ServerInfo {
     /// Nothing granted, named `name`.
     pub fn new(name: &str) -> ServerInfo {
@@ -474,6 +487,7 @@ impl ServerInfo {
             upgradables: [UpgradableEntry::EMPTY; MAX_UPGRADABLES],
             n_upgradables: 0,
             threads: 1,
+            verify: 0,
             shared: [SharedEntry::EMPTY; MAX_SHARED],
             n_shared: 0,
         };

@@ -87,6 +87,23 @@ pub(crate) fn serve_step(src: CPtr, reply: Option<MessageInfo>) -> (u64, Message
     (regs.status, MessageInfo(regs.info), regs.word0)
 }
 
+/// Verified transactions: asks the kernel to compare this run of the open request with the other
+/// one (`Syscall::TxVerify`, `reply` the reply's digest). Returns the kernel status: 0 when both
+/// runs agree. After the first run it does not return: the thread is back where its last
+/// `ReplyRecv` returned with this request, its transactional memory as it was then (the same
+/// rewind as an aborted transaction, without the supervisor); after a disagreeing second run it
+/// faults. [`crate::ipc_transport::serve`] calls it in a server with `verify = true`; from any
+/// other thread, or outside a request, the kernel refuses it (`IllegalOperation`).
+pub fn tx_verify(reply: u64) -> Result<(), Error> {
+    check(arch::syscall(
+        Syscall::TxVerify as u64,
+        0,
+        0,
+        [reply, 0, 0, 0],
+    ))
+    .map(drop)
+}
+
 /// Replies to the current caller (if any), then blocks receiving on `src`: the server loop.
 pub fn reply_recv(src: CPtr, info: MessageInfo) -> Result<(MessageInfo, Badge), Error> {
     send_message(Syscall::ReplyRecv, src, info).map(received)

@@ -44,6 +44,9 @@ pub enum FaultKind {
     /// A request ran past its region's time budget (`TxRegionSetBudget`); MR1 is the time it
     /// has run, in counter ticks. The transaction must be aborted.
     Timeout = 11,
+    /// The two runs of a verified request (`verify = true`, `Syscall::TxVerify`) disagree: MR1
+    /// is the first run's digest, MR2 the second's. The transaction must be aborted.
+    TxVerifyMismatch = 12,
 }
 
 pub const FAULT_FLAG_WRITE: u64 = 1;
@@ -68,6 +71,7 @@ impl FaultKind {
             9 => Other,
             10 => TxPoolExhausted,
             11 => Timeout,
+            12 => TxVerifyMismatch,
             _ => return None,
         })
     }
@@ -86,6 +90,7 @@ impl FaultKind {
             Other => "other exception",
             TxPoolExhausted => "transaction undo pool exhausted",
             Timeout => "request time budget exceeded",
+            TxVerifyMismatch => "the two runs of a verified request disagree",
         }
     }
 }
@@ -96,7 +101,7 @@ mod tests {
 
     #[test]
     fn kinds_round_trip() {
-        for n in 1..=11 {
+        for n in 1..=12 {
             assert_eq!(FaultKind::from_u64(n).unwrap() as u64, n);
         }
         assert_eq!(FaultKind::from_u64(0), None);

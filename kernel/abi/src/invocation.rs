@@ -34,6 +34,7 @@
 //! | `TxRegionAddRange` | TxRegion | VSpace, start, end, flags (bit 0: the range is the stack) | |
 //! | `TxRegionAbort` | TxRegion | flags (bit 0: re-deliver the request), reply label | pages restored |
 //! | `TxRegionSetBudget` | TxRegion | budget in counter ticks (0: none) | |
+//! | `TxRegionSetVerify` | TxRegion | 1: verify every request by dual execution ([`crate::verify`]), 0: off | |
 //! | `TxRegionStatus` | TxRegion | | in transaction, dirty pages, request label, request badge, commits, aborts |
 //! | `TxRegionSnapshotBegin` | TxRegion | Snapshot | region pages, commits at the snapshot point |
 //! | `TxRegionSnapshotStep` | TxRegion | most pages to copy | pages copied, pages still to copy |
@@ -86,6 +87,7 @@ pub enum Invocation {
     TxRegionSnapshotStep = 75,
     TxRegionSnapshotRestore = 76,
     SnapshotStatus = 77,
+    TxRegionSetVerify = 78,
     IoPortIn8 = 61,
     IoPortOut8 = 62,
     TcbInjectArm = 80,
@@ -135,6 +137,7 @@ impl Invocation {
             75 => TxRegionSnapshotStep,
             76 => TxRegionSnapshotRestore,
             77 => SnapshotStatus,
+            78 => TxRegionSetVerify,
             61 => IoPortIn8,
             62 => IoPortOut8,
             80 => TcbInjectArm,
@@ -190,6 +193,6 @@ mod tests {
                 seen += 1;
             }
         }
-        assert_eq!(seen, 43);
+        assert_eq!(seen, 44);
     }
 }

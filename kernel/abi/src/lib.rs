@@ -23,6 +23,7 @@ pub mod invocation;
 pub mod message;
 pub mod object;
 pub mod syscall;
+pub mod verify;
 
 pub use error::Error;
 pub use fault::FaultKind;

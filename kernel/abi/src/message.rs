@@ -105,6 +105,10 @@ pub struct IpcBuffer {
     pub receive_cnode: u64,
     pub receive_index: u64,
     pub receive_depth: u64,
+    /// Verified transactions (`TxRegionSetVerify`): the counter when the open request was
+    /// delivered, written by the kernel at delivery. Both runs of a request read the same time
+    /// here, where the counter itself would differ between them.
+    pub request_time: u64,
 }
 
 const _: () = assert!(core::mem::size_of::<IpcBuffer>() <= crate::PAGE_SIZE);

@@ -42,6 +42,13 @@ pub enum Syscall {
     /// bytes of the info word then MR0..3 (CPU registers only: no memory is read, the IPC
     /// buffer is untouched), little-endian.
     DebugWrite = 10,
+    /// Verified transactions: the calling thread's request produced its reply, whose digest
+    /// ([`crate::verify::Digest`] of its label, words and capabilities) is in MR0. Only for a thread bound to a region with
+    /// verification on (`TxRegionSetVerify`) and inside a transaction; otherwise the status is
+    /// `IllegalOperation`. After the first run the thread is back at its receive point with the
+    /// request (memory rewound); after the second, agreeing, the status is 0; disagreeing, a
+    /// `TxVerifyMismatch` fault.
+    TxVerify = 11,
 }
 
 /// The most bytes one `DebugWrite` carries (five registers).
@@ -60,6 +67,7 @@ impl Syscall {
             8 => Syscall::NBRecv,
             9 => Syscall::DebugPutChar,
             10 => Syscall::DebugWrite,
+            11 => Syscall::TxVerify,
             _ => return None,
         })
     }

@@ -29,6 +29,7 @@ pub mod sched;
 pub mod snapshot;
 pub mod undo;
 pub mod untyped;
+pub mod verify;
 
 #[cfg(test)]
 mod testutil;

@@ -27,12 +27,13 @@ use ipc_schema::{Caller, CapSlot, MSG_WORDS, name};
 use log::{error, info, warn};
 use upgrade::{Agent, Channel, Upgradable};
 
-/// The architecture's free-running counter: the time base of time-to-live values.
+/// The architecture's free-running counter: the time base of time-to-live values (with verified
+/// transactions, the time the request was delivered: both runs of it see the same).
 pub struct Counter;
 
 impl Clock for Counter {
     fn now(&self) -> Ticks {
-        axolotl_rt::time::counter()
+        axolotl_rt::time::request_now()
     }
 }
 

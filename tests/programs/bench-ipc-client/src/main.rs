@@ -174,8 +174,27 @@ fn main(server: &'static ServerInfo) {
         failed = true;
     }
     if let (Some(kv), Some(kv_tx)) = (server.client("kv"), server.client("kv-tx")) {
+        let verified = server.client("kv-vfy").map(measure_kv);
         match (measure_kv(kv), measure_kv(kv_tx)) {
             (Some((get, put)), Some((tx_get, tx_put))) => {
+                match verified {
+                    Some(Some((vfy_get, vfy_put))) => {
+                        // Verified transactions against the same transactional store unverified.
+                        axolotl_rt::debug_println!("BENCH verify.kv_get.instructions={vfy_get}");
+                        axolotl_rt::debug_println!(
+                            "BENCH verify.kv_get.plain.instructions={tx_get}"
+                        );
+                        axolotl_rt::debug_println!("BENCH verify.kv_put.instructions={vfy_put}");
+                        axolotl_rt::debug_println!(
+                            "BENCH verify.kv_put.plain.instructions={tx_put}"
+                        );
+                    }
+                    Some(None) => {
+                        log::error!("bench-ipc-client: a verified kv request failed");
+                        failed = true;
+                    }
+                    None => {}
+                }
                 axolotl_rt::debug_println!("BENCH kv.get.instructions={get}");
                 axolotl_rt::debug_println!("BENCH kv.put.instructions={put}");
                 axolotl_rt::debug_println!("BENCH tx.kv_get.instructions={tx_get}");

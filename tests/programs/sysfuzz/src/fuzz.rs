@@ -32,7 +32,7 @@ impl Rng {
 }
 
 /// Invocation labels, including unknown ones (poweroff, 50, is left out: it would end the run).
-const LABELS: [u64; 26] = [
+const LABELS: [u64; 27] = [
     0,
     1,
     10,
@@ -57,6 +57,7 @@ const LABELS: [u64; 26] = [
     75,
     76,
     77,
+    78,
     999,
     1 << 40,
 ];

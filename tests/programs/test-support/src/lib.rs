@@ -7,7 +7,7 @@
 #![no_std]
 #![forbid(unsafe_code)]
 
-use axolotl_rt::{MessageInfo, ServerInfo, debug_println};
+use axolotl_rt::{Cap, Endpoint, MessageInfo, ServerInfo, debug_println, get_mr, set_mrs};
 use core::fmt::{Debug, Display};
 
 /// A run's checks: how many failed so far.
@@ -87,6 +87,19 @@ pub const fn msg(label: u64, length: usize) -> MessageInfo {
 
 /// The messages of the `fault-undefined` and `fault-null` scenarios (`fault-victim` calls
 /// `fault-checker`, which is also its fault handler).
+/// The label the supervisor answers an aborted request with: `ipc-schema`'s transport error.
+pub const ABORTED: u64 = ipc_schema::IpcError::Aborted.code();
+
+/// A raw call of `tx-store` (label, words): the reply's label and MR0, or `u64::MAX` and the
+/// kernel's error code.
+pub fn store_call(store: Cap<Endpoint>, label: u64, args: &[u64]) -> (u64, u64) {
+    set_mrs(args);
+    match store.call(MessageInfo::new(label, 0, args.len())) {
+        Ok((reply, _)) => (reply.label(), get_mr(0)),
+        Err(e) => (u64::MAX, e as u64),
+    }
+}
+
 pub mod fault_protocol {
     use axolotl_rt::{FaultKind, fault};
 

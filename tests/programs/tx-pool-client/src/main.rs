@@ -5,21 +5,10 @@
 #![no_main]
 #![forbid(unsafe_code)]
 
-use axolotl_rt::{Cap, Endpoint, MessageInfo, ServerInfo, get_mr, set_mrs};
-use test_support::Checks;
+use axolotl_rt::ServerInfo;
+use test_support::{ABORTED, Checks, store_call as call};
 
 axolotl_rt::declare_server!(main);
-
-/// The label the supervisor answers an aborted request with: `ipc-schema`'s transport error.
-const ABORTED: u64 = ipc_schema::IpcError::Aborted.code();
-
-fn call(store: Cap<Endpoint>, label: u64, args: &[u64]) -> (u64, u64) {
-    set_mrs(args);
-    match store.call(MessageInfo::new(label, 0, args.len())) {
-        Ok((reply, _)) => (reply.label(), get_mr(0)),
-        Err(e) => (u64::MAX, e as u64),
-    }
-}
 
 fn main(server: &'static ServerInfo) {
     let mut c = Checks::new("tx-pool");

@@ -12,6 +12,10 @@
 //! | 5 | set words `i * 512` (i < `MR0` pages) to `MR1` | |
 //! | 6 | bump the counter, then loop forever | (never) |
 //! | 7 | set words `i * 512` (i < `MR0` pages) to `MR1`, nothing else (the benchmarks' N-page write) | |
+//! | 8 | set word `MR0` to the raw counter (differs between the two runs of a verified request) | |
+//!
+//! With `verify = true` it first asks the kernel to verify outside any request, which the
+//! kernel refuses (scenario `tx-verify`).
 #![no_std]
 #![no_main]
 #![forbid(unsafe_code)]
@@ -36,6 +40,14 @@ fn main(server: &'static ServerInfo) {
         log::error!("tx-store: no endpoint");
         return;
     };
+    if server.verify != 0 {
+        match axolotl_rt::syscall::tx_verify(0) {
+            Err(e) => {
+                axolotl_rt::debug_println!("tx-store: TxVerify before any request: refused ({e:?})")
+            }
+            Ok(()) => axolotl_rt::debug_println!("tx-store: TxVerify before any request: accepted"),
+        }
+    }
     let mut state = [0u64; WORDS];
     // The runtime's server loop, as every server uses it: per-request buffers and locals stay
     // off the checkpointed stack.
@@ -64,6 +76,10 @@ fn main(server: &'static ServerInfo) {
                 REQUESTS.fetch_add(1000, Ordering::Relaxed);
                 reply[0] = axolotl_rt::fault::null_dereference();
                 (0, 1)
+            }
+            8 if a < WORDS => {
+                state[a] = axolotl_rt::time::counter();
+                (0, 0)
             }
             5 | 7 => {
                 fill(&mut state, a, b);
