@@ -22,7 +22,9 @@
 //! 7. **probation**: the upgrader sleeps through the window on the timer (a deadline and a wait
 //!    on its notification: it blocks, so it takes no processor time from the clients), then asks
 //!    `lifecycle::probation`; without a timer in the image it polls `probation` for the window
-//!    instead (the supervisor then runs it at its clients' priority). A fault of the new version
+//!    instead (the supervisor then runs it at its clients' priority). The window ends with a
+//!    health check (`formats` through the service endpoint: the new version serves one request
+//!    of the upgrader's even if no client called). A fault of the new version
 //!    (each is handled by the supervisor's recovery policy, its request re-delivered) rolls back:
 //!    freeze the new version, carry its state and then its capabilities back if the old version
 //!    imports a format the new one exports, `revert`, `serve` the old one, `discard` the new one.
@@ -374,7 +376,7 @@ impl Upgrader {
                 Err(e) => warn!("upgrade {name}: probation drill not armed: {e}"),
             }
         }
-        let probation = self.probation(name);
+        let probation = self.probation(name, &service);
         if probation.faults == 0 {
             step(&mut m, Event::ProbationElapsed);
             if let Err(e) = self.life.commit(name.clone()) {
@@ -418,35 +420,38 @@ impl Upgrader {
     /// Waits out the probation window of `name`'s new version and returns what the supervisor
     /// saw meanwhile: blocked on the timer if it can (a fault rolls back at the window's end;
     /// the recovery policy has re-delivered the faulted request meanwhile), else polling
-    /// `probation` (a fault ends the window at once).
-    fn probation(&self, name: &Name) -> Probation {
+    /// `probation` (a fault ends the window at once). The window ends with a health check: one
+    /// request of the upgrader's own (`formats`, through the service endpoint) that the new
+    /// version must serve, so a window in which no client happened to call (a loaded host, an
+    /// idle service) still runs the new version's request path once before the commit.
+    fn probation(&self, name: &Name, service: &Up) -> Probation {
+        let ask = || {
+            self.life.probation(name.clone()).unwrap_or_else(|e| {
+                warn!("upgrade {name}: probation: {e}");
+                Probation::default()
+            })
+        };
+        let health_check = || {
+            if let Err(e) = service.formats() {
+                warn!("upgrade {name}: probation: the health check failed: {e}");
+            }
+            ask()
+        };
         let start = now();
         if let Some(alarm) = &self.alarm {
             match alarm.sleep(self.probation_ticks) {
-                Ok(_) => {
-                    return self.life.probation(name.clone()).unwrap_or_else(|e| {
-                        warn!("upgrade {name}: probation: {e}");
-                        Probation::default()
-                    });
-                }
+                Ok(_) => return health_check(),
                 Err(e) => warn!("upgrade {name}: sleeping on the timer failed ({e:?}): polling"),
             }
         }
-        let mut probation = Probation::default();
         while now().wrapping_sub(start) < self.probation_ticks {
-            match self.life.probation(name.clone()) {
-                Ok(pr) => probation = pr,
-                Err(e) => {
-                    warn!("upgrade {name}: probation: {e}");
-                    break;
-                }
-            }
+            let probation = ask();
             if probation.faults > 0 {
-                break;
+                return probation;
             }
             axolotl_rt::syscall::yield_now();
         }
-        probation
+        health_check()
     }
 
     /// Freezes the new version (through the service endpoint, badge 0) and moves its state back
