@@ -4,8 +4,13 @@
 //!
 //! Per server, from the image description: `restart_after` (consecutive aborts tolerated).
 //!
-//! - A fault outside a transaction (a non-transactional server, or a transactional one between
-//!   requests) cannot be rolled back: the thread is **suspended**.
+//! - A fault of a server without a transactional region cannot be rolled back: the thread is
+//!   **suspended**.
+//! - A transactional server that faults between requests (in its request loop, outside any
+//!   transaction, e.g. on a register a committed request corrupted) has nothing to roll back
+//!   either, but it would leave its clients waiting for ever: it is **restarted** (from its
+//!   image, or its last snapshot), and the requests queued for the old generation are answered
+//!   `Restarted`.
 //! - A fault inside a transaction **aborts** it. An idempotent request is re-delivered once (its
 //!   caller never notices); a request that is not idempotent, or faults again after its
 //!   re-delivery, is answered `Aborted`.
@@ -67,9 +72,13 @@ impl Recovery {
     /// A fault was reported. `tx` is `None` for a server without a region (or whose status could
     /// not be read); `idempotent` says whether the request being handled may be delivered again.
     pub fn on_fault(&mut self, tx: Option<TxView>, idempotent: bool) -> Action {
-        let Some(tx) = tx.filter(|t| t.in_transaction) else {
+        let Some(tx) = tx else {
             return Action::Suspend;
         };
+        if !tx.in_transaction {
+            self.redelivered = false;
+            return Action::Restart;
+        }
         if tx.commits > self.commits_seen {
             self.consecutive_aborts = 0;
             self.redelivered = false;
@@ -123,14 +132,21 @@ mod tests {
     }
 
     #[test]
-    fn outside_a_transaction_the_thread_is_suspended() {
+    fn without_a_region_the_thread_is_suspended() {
         let mut r = Recovery::new(3);
         assert_eq!(r.on_fault(None, true), Action::Suspend);
+        assert_eq!((r.aborts, r.consecutive_aborts), (0, 0));
+    }
+
+    #[test]
+    fn between_requests_a_transactional_server_is_restarted() {
+        let mut r = Recovery::new(3);
         let idle = Some(TxView {
             in_transaction: false,
             commits: 4,
         });
-        assert_eq!(r.on_fault(idle, true), Action::Suspend);
+        assert_eq!(r.on_fault(idle, true), Action::Restart);
+        // Nothing was aborted.
         assert_eq!((r.aborts, r.consecutive_aborts), (0, 0));
     }
 
@@ -229,7 +245,12 @@ mod tests {
                     commits,
                 });
                 let action = r.on_fault(view, roll % 2 == 0);
-                if action != Action::Suspend {
+                // Every action but a suspension or a restart between requests aborts one.
+                let between = view.is_some_and(|v| !v.in_transaction);
+                if between {
+                    assert_eq!(action, Action::Restart);
+                }
+                if action != Action::Suspend && !between {
                     aborts += 1;
                 }
                 assert!(!(last == Action::Redeliver && action == Action::Redeliver));

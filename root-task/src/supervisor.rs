@@ -583,6 +583,15 @@ fn handle_fault(server: &mut Supervised, message: MessageInfo) -> bool {
     let action = server
         .recovery
         .on_fault(view, op.is_some_and(|(_, op)| op.idempotent));
+    if let (Some((_, status)), Action::Restart) = (status, action)
+        && !status.in_transaction
+    {
+        warn!(
+            "fault in '{name}': {what}{what_injected} at {address:#x} pc {pc:#x} between requests \
+             (no transaction to roll back): it is restarted"
+        );
+        return true;
+    }
     if let (Some((tx, status)), false) = (status, action == Action::Suspend) {
         let (redeliver, answer, outcome) = match action {
             Action::Redeliver => (true, IpcError::Aborted, "re-delivered"),
