@@ -268,8 +268,8 @@ fn bench_image(
     }
 }
 
-/// `cargo xtask demo upgrade`: boots `images/upgrade-demo.toml` on each architecture and shows
-/// its transcript (the director's, the upgrader's and the supervisor's version lines), then
+/// `cargo xtask demo upgrade`: boots `images/upgrade-demo.toml` on each architecture, with
+/// deterministic instruction counting, and shows its transcript (the director's, the upgrader's and the supervisor's version lines), then
 /// whether every check passed. Exits 1 if a run failed.
 fn run_demo(ws: &Workspace, name: &str, arches: &[Arch]) -> Result<i32, String> {
     let image = match name {
@@ -281,8 +281,13 @@ fn run_demo(ws: &Workspace, name: &str, arches: &[Arch]) -> Result<i32, String> 
         let machine = Machine::load(&ws.root, arch)?;
         setup::ensure_qemu(&[&machine])?;
         let built = image::build(ws, arch, &ws.root.join(image))?;
-        let args = machine.args(arch, &built.kernel, &built.archive, Console::Piped, false);
-        println!("==== live upgrade demo on {} ====", arch.name());
+        // Under instruction counting, so that the transcript's lengths are instructions (the
+        // guest's counter advances once per instruction) and the same on every run.
+        let args = machine.args(arch, &built.kernel, &built.archive, Console::Piped, true);
+        println!(
+            "==== live upgrade demo on {} (QEMU -icount: lengths are instructions) ====",
+            arch.name()
+        );
         let c = qemu::run_captured(
             &machine.qemu,
             &args,

@@ -174,9 +174,9 @@ fn demo(d: &Director, c: &mut Checks, ms: u64) {
     let [sent, served, failed, longest, in_window] = d.stop_loads(c, window);
     let lost = sent - served - failed;
     debug_println!(
-        "totals: sent {sent}, served {served}, failed {failed}, lost {lost}; blackout {} ticks; \
-         longest wait of a request in flight during it {in_window} ticks, of any request \
-         {longest} ticks",
+        "totals: sent {sent}, served {served}, failed {failed}, lost {lost}; kv could not serve \
+         for {} ticks (block to serving); the longest wait of a request in flight then (the \
+         blackout) {in_window} ticks, of any request {longest} ticks",
         r.blackout
     );
     c.check(sent > 0, "the load generators sent requests", sent);
