@@ -13,6 +13,12 @@
 //! (one `kv::v2` call each) while its send buffer has room, writing the replies into its send
 //! area and their length into its outgoing entry. Two `net::v1` messages a round, however many
 //! connections and requests it serves.
+//!
+//! **Threads and the wait-free patch.** With `threads = N` every thread waits on the one
+//! notification; the one a signal wakes takes the *turn* (a second notification, a binary
+//! semaphore) and runs the rounds. Both waits are receive points, where the supervisor's
+//! wait-free patcher (`patch resp resp-v2`) may restart a thread in the new build: the state it
+//! resumes with is in statics and in the shared region, never in a stack frame.
 #![cfg_attr(target_os = "none", no_std, no_main)]
 #![forbid(unsafe_code)]
 
