@@ -18,8 +18,9 @@
 //! only checks the layout and starts the clone; each `step` builds a bounded batch of its pages
 //! (`upgrade::patch::ClonePlan`, [`CLONE_STEP_BUDGET`]), because the root task runs above every
 //! server and each of its ops stops them all. Once the clone is complete, each thread moves over
-//! at its own receive point: a thread the kernel reports blocked in a receive
-//! (`TcbGetState`) has no request in flight, so the supervisor suspends it, points it at the
+//! at its own receive point: a thread the kernel reports blocked in a receive or in a
+//! notification wait (`TcbGetState`) has no request in flight (a patchable server waits on a
+//! notification only there, as `resp` does for its network events), so the supervisor suspends it, points it at the
 //! clone, sets its registers to the new build's entry on its own (dead) stack with
 //! `START_PATCHED`, and resumes it; it starts its serve loop afresh in the new code. A thread
 //! busy with a request is left to a later `step`, and every other thread keeps serving
@@ -45,7 +46,7 @@ use crate::error::{BuildError, Context};
 use crate::supervisor::Supervised;
 use crate::system::{BuiltServer, fault_badge};
 use axolotl_abi::archive::{Archive, EntryKind};
-use axolotl_abi::invocation::THREAD_STATE_BLOCKED_ON_RECV;
+use axolotl_abi::invocation::{THREAD_STATE_BLOCKED_ON_NOTIFICATION, THREAD_STATE_BLOCKED_ON_RECV};
 use axolotl_abi::{CPtr, CapRights, ObjectType, PAGE_SIZE, VmAttributes};
 use axolotl_image::{MAX_PATCHES, ProgramName, ServerDesc};
 use axolotl_rt::server_info::{MAX_THREADS, SERVER_INFO_VADDR, START_PATCHED, thread_window};
@@ -462,7 +463,10 @@ impl<'a> Patcher<'a> {
             return Ok(false);
         };
         let tcb = p.threads[k];
-        if tcb.state().context("read a thread's state")? != THREAD_STATE_BLOCKED_ON_RECV {
+        // A receive point: an endpoint receive (a server's serve loop) or a notification wait
+        // (a front end waiting for events, e.g. resp); either way no request is in flight.
+        let state = tcb.state().context("read a thread's state")?;
+        if state != THREAD_STATE_BLOCKED_ON_RECV && state != THREAD_STATE_BLOCKED_ON_NOTIFICATION {
             return Ok(false);
         }
         let window = thread_window(k as u64);

@@ -100,6 +100,15 @@ fn cargo_build(ws: &Workspace, arch: Arch, packages: &[&str]) -> Result<(), Stri
 
 /// Builds a variant (a package with features) in a target directory of its own, so that it
 /// never replaces the package's plain build; returns its ELF.
+///
+/// The features are turned on in the program's own crate only, as `--cfg feature="..."` given
+/// to its last rustc invocation (`cargo rustc`), not with `--features`: cargo hashes a package's
+/// features into its `-C metadata`, which goes into the symbol name of every generic function
+/// the program instantiates (`ipc_schema::client::call::<..>`, closures' shims), and rustc
+/// orders those functions by symbol name. With `--features` the two builds placed some of them
+/// in another order, so the read-only data that names them (vtables, the unwind tables' index)
+/// differed and the data-layout check refused the patch (seen with `resp`). A variant's features
+/// therefore may only select code (`#[cfg(feature = ...)]`), not enable dependencies.
 pub fn build_variant(
     ws: &Workspace,
     arch: Arch,
@@ -107,12 +116,15 @@ pub fn build_variant(
 ) -> Result<Vec<u8>, String> {
     let dir = ws.target_dir.join("variants").join(&variant.program);
     let mut cmd = ws.cargo();
-    cmd.args(["build", "--release", "--target", arch.target_triple()])
-        .args(["-p", &variant.package]);
-    if !variant.features.is_empty() {
-        cmd.args(["--features", &variant.features.join(",")]);
-    }
+    cmd.args(["rustc", "--release", "--target", arch.target_triple()])
+        .args(["-p", &variant.package, "--bin", &variant.package]);
     cmd.arg("--target-dir").arg(&dir);
+    if !variant.features.is_empty() {
+        cmd.arg("--");
+        for feature in &variant.features {
+            cmd.args(["--cfg", &format!("feature=\"{feature}\"")]);
+        }
+    }
     let status = cmd.status().map_err(|e| format!("cannot run cargo: {e}"))?;
     if !status.success() {
         return Err(format!(

@@ -1,18 +1,19 @@
 //! `cargo xtask bench net`: redis-benchmark from the host against the network personality, in
-//! steady state, while faults are injected into the key-value store, and during a live upgrade of
-//! it, in one boot.
+//! steady state, while faults are injected into the key-value store, during a live upgrade of
+//! it, and during a wait-free code patch of the RESP front end, in one boot.
 //!
 //! The image is `tests/scenarios/net-upgrade.toml` (the network servers, an upgradable kv and the
 //! upgrader, with a shell that does not call kv, so an injected fault fires in a request resp
-//! makes for a network client). A host script (see [`crate::host`]) runs redis-benchmark three
-//! times with the same load (`-t set,get`, 50 clients): undisturbed, then while `inject kv null`
-//! is typed on the console every [`FAULT_EVERY_MS`] ms, then while `upgrade kv kv2` is typed once,
-//! a second into the run. Each run's requests per second and latency percentiles (p50, p99 from
+//! makes for a network client; resp has two threads and may be patched to `resp-v2`). A host
+//! script (see [`crate::host`]) runs redis-benchmark four times with the same load (`-t set,get`,
+//! 50 clients): undisturbed, then while `inject kv null` is typed on the console every
+//! [`FAULT_EVERY_MS`] ms, then while `upgrade kv kv2` is typed once, a second into the run, then
+//! while `patch resp resp-v2` is typed once, a second into the run. Each run's requests per second and latency percentiles (p50, p99 from
 //! the percentile distribution redis-benchmark prints, p99.9 likewise) are reported, and each
 //! disturbed run as a ratio to the steady one, measured in the same boot. Wall-clock figures under
 //! TCG on a shared host: only the ratios mean much. Meanwhile xtask's probe client
 //! ([`crate::netprobe`]) times one request after another, and `net-<arch>.html` next to the log
-//! charts its latency over time with the faults and the upgrade marked.
+//! charts its latency over time with the faults, the upgrade and the patch marked.
 
 use crate::host::{self, HostStep};
 use crate::image;
@@ -105,7 +106,8 @@ pub fn parse_report(text: &str) -> Vec<Figures> {
     out
 }
 
-/// The host script: a steady run, then a run with faults, each report between markers.
+/// The host script: a steady run, then runs with faults, during the upgrade and during the
+/// patch, each report between markers.
 fn script() -> String {
     format!(
         r#"
@@ -123,6 +125,10 @@ echo "PHASE upgrade"; event phase upgrade
 ( sleep 1; echo "upgrade kv kv2" > "$AXOLOTL_CONSOLE"; event upgrade kv kv2 ) &
 bench
 wait
+echo "PHASE patch"; event phase patch
+( sleep 1; echo "patch resp resp-v2" > "$AXOLOTL_CONSOLE"; event patch resp resp-v2 ) &
+bench
+wait
 echo "PHASE end"; event phase end
 "#,
         interval = f64::from(FAULT_EVERY_MS) / 1000.0
@@ -130,12 +136,12 @@ echo "PHASE end"; event phase end
 }
 
 /// The phases the script runs, in order.
-const PHASES: [&str; 3] = ["steady", "faults", "upgrade"];
+const PHASES: [&str; 4] = ["steady", "faults", "upgrade", "patch"];
 
 /// Splits the script's output (lines prefixed `[host] `) into each phase's text, in
 /// [`PHASES`] order.
-fn phases(output: &str) -> [String; 3] {
-    let mut texts: [String; 3] = Default::default();
+fn phases(output: &str) -> [String; 4] {
+    let mut texts: [String; 4] = Default::default();
     let mut phase: Option<usize> = None;
     // A host line may follow the shell's prompt on the same console line.
     let host_lines = output
@@ -170,7 +176,8 @@ pub fn run(ws: &Workspace, arch: Arch) -> Result<(), String> {
     args.extend(machine.net_args(forwarded));
     eprintln!(
         "xtask: bench net on {}: redis-benchmark -t set,get -n {REQUESTS} -c 50, steady, then with \
-         'inject kv null' every {FAULT_EVERY_MS} ms, then during 'upgrade kv kv2'",
+         'inject kv null' every {FAULT_EVERY_MS} ms, during 'upgrade kv kv2', during 'patch resp \
+         resp-v2'",
         arch.name()
     );
     let script = script();
@@ -205,6 +212,10 @@ pub fn run(ws: &Workspace, arch: Arch) -> Result<(), String> {
         .output
         .lines()
         .any(|l| l.contains("upgrade kv -> kv2: committed"));
+    let patched = captured
+        .output
+        .lines()
+        .any(|l| l.contains("patch resp -> resp-v2: done"));
     if figures.iter().any(Vec::is_empty) {
         return Err(format!(
             "bench net: a phase has no redis-benchmark report (log: {})",
@@ -214,17 +225,19 @@ pub fn run(ws: &Workspace, arch: Arch) -> Result<(), String> {
     let errs: Vec<usize> = texts.iter().map(|t| errors(t)).collect();
     println!(
         "bench net ({}): {REQUESTS} requests per test, 50 clients; faults: {injected} injected in \
-         kv and re-delivered; upgrade kv -> kv2 {}; errors: steady {}, during faults {}, during \
-         the upgrade {}",
+         kv and re-delivered; upgrade kv -> kv2 {}; patch resp -> resp-v2 {}; errors: steady \
+         {}, during faults {}, during the upgrade {}, during the patch {}",
         arch.name(),
         if upgraded {
             "committed"
         } else {
             "NOT committed"
         },
+        if patched { "done" } else { "NOT done" },
         errs[0],
         errs[1],
-        errs[2]
+        errs[2],
+        errs[3]
     );
     println!(
         "{:<5} {:<8} {:>9} {:>8} {:>8} {:>8}",
@@ -276,12 +289,14 @@ pub fn run(ws: &Workspace, arch: Arch) -> Result<(), String> {
     let report = log.with_extension("html");
     let summary = format!(
         "{REQUESTS} requests per test, 50 clients; {injected} faults injected in kv and \
-         re-delivered; upgrade kv -> kv2 {}; redis-benchmark errors: {}",
+         re-delivered; upgrade kv -> kv2 {}; patch resp -> resp-v2 (wait-free) {}; \
+         redis-benchmark errors: {}",
         if upgraded {
             "committed"
         } else {
             "NOT committed"
         },
+        if patched { "done" } else { "NOT done" },
         errs.iter().sum::<usize>()
     );
     let page = crate::netprobe::html(
@@ -309,6 +324,9 @@ pub fn run(ws: &Workspace, arch: Arch) -> Result<(), String> {
     }
     if !upgraded {
         return Err("bench net: the upgrade did not commit".into());
+    }
+    if !patched {
+        return Err("bench net: the patch of resp did not finish".into());
     }
     Ok(())
 }
@@ -358,8 +376,11 @@ Summary:
 
     #[test]
     fn phase_split() {
-        let out = "x\naxolotl> [host] PHASE steady\n[host] a\n[host] PHASE faults\n[host] b\n[host] PHASE upgrade\n[host] u\n[host] PHASE end\n[host] c\n";
-        assert_eq!(phases(out), ["a\n".to_string(), "b\n".into(), "u\n".into()]);
+        let out = "x\naxolotl> [host] PHASE steady\n[host] a\n[host] PHASE faults\n[host] b\n[host] PHASE upgrade\n[host] u\n[host] PHASE patch\n[host] p\n[host] PHASE end\n[host] c\n";
+        assert_eq!(
+            phases(out),
+            ["a\n".to_string(), "b\n".into(), "u\n".into(), "p\n".into()]
+        );
         assert_eq!(errors("ok\nError from server: x\n"), 1);
     }
 }

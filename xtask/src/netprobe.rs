@@ -4,7 +4,7 @@
 //! its 50 clients, xtask runs one more client of its own, [`Probe`]: one TCP connection that
 //! sends `GET probe` (a key never set: one `kv::v2` call, a fixed-size reply) back to back and
 //! times each round trip with the host's clock. Its samples, with the times the host script typed
-//! `inject kv null` and `upgrade kv kv2` (the script prints them), make the chart of
+//! `inject kv null`, `upgrade kv kv2` and `patch resp resp-v2` (the script prints them), make the chart of
 //! [`write_html`]: an inline SVG, readable offline. The probe is a 51st client, so it adds a
 //! little load of its own; the table's figures are still redis-benchmark's.
 
@@ -224,6 +224,8 @@ pub fn svg(samples: &[Sample], events: &[Event]) -> String {
     for e in events.iter().filter(|e| !e.what.starts_with("phase ")) {
         let colour = if e.what.contains("upgrade") {
             "#0a8a2a"
+        } else if e.what.starts_with("patch") {
+            "#7a2ab8"
         } else {
             "#d62020"
         };
@@ -233,7 +235,7 @@ pub fn svg(samples: &[Sample], events: &[Event]) -> String {
             H - BOTTOM,
             escape(&e.what)
         ));
-        if e.what.contains("upgrade") {
+        if e.what.contains("upgrade") || e.what.starts_with("patch") {
             out.push_str(&format!(
                 r#"<text x="{:.1}" y="{:.1}" fill="{colour}">{}</text>"#,
                 xx + 3.0,
@@ -290,7 +292,8 @@ pub fn html(
 <p>Each dot is one request of xtask's probe client: one extra connection (next to redis-benchmark's
 50) sending <code>GET probe</code> back to back, each round trip timed on the host ({n} samples,
 {failed} answered with an error). Red dashed lines: <code>inject kv null</code> typed ({injects});
-green: <code>upgrade kv kv2</code> typed. Shaded: the phases (one redis-benchmark run each). The
+green: <code>upgrade kv kv2</code> typed; purple: <code>patch resp resp-v2</code> typed (a
+wait-free code patch of the RESP front end). Shaded: the phases (one redis-benchmark run each). The
 table is redis-benchmark's own figures (wall clock under TCG on a shared host: compare phases of the
 same run, not runs).</p>
 </body></html>
@@ -328,10 +331,13 @@ mod tests {
                 ok: false,
             },
         ];
-        let events = events("EVENT 1000 phase steady\nEVENT 1500 upgrade kv kv2\n");
+        let events = events(
+            "EVENT 1000 phase steady\nEVENT 1500 upgrade kv kv2\nEVENT 1800 patch resp resp-v2\n",
+        );
         let chart = svg(&samples, &events);
         assert_eq!(chart.matches("<circle").count(), 2);
         assert!(chart.contains("upgrade kv kv2"));
+        assert!(chart.contains("stroke=\"#7a2ab8\"") && chart.contains(">patch resp resp-v2<"));
         assert!(chart.contains(">steady<"));
         assert!(svg(&[], &[]).contains("no samples"));
         let page = html("t <x>", "s", &[], &samples, &events);

@@ -27,6 +27,11 @@ pub trait Store {
     /// Every key, in ascending byte order, to `visit`.
     fn keys(&mut self, visit: &mut dyn FnMut(&Key)) -> Result<(), StoreError>;
     fn count(&mut self) -> Result<u64, StoreError>;
+    /// The front end's build, which INFO reports (`axolotl_build`): 1, or 2 once a wait-free
+    /// patch moved the serving thread to the `resp-v2` build.
+    fn build(&self) -> u64 {
+        1
+    }
 }
 
 /// What to do with the connection after a request.
@@ -312,7 +317,9 @@ fn info(store: &mut dyn Store, reply: &mut Reply) {
     let mut text = [0u8; 256];
     let mut body = Reply::new(&mut text);
     body.raw(b"# Server\r\nredis_version:7.0.0\r\nredis_mode:standalone\r\nos:Axolotl\r\n");
-    body.raw(b"axolotl_store:kv::v2 (transactional)\r\n# Keyspace\r\n");
+    body.raw(b"axolotl_store:kv::v2 (transactional)\r\naxolotl_build:");
+    body.integer_text(store.build() as i64);
+    body.raw(b"\r\n# Keyspace\r\n");
     if let Ok(n) = store.count() {
         body.raw(b"db0:keys=");
         body.integer_text(n as i64);
@@ -404,6 +411,7 @@ mod tests {
         assert_eq!(r(&mut s, "DEL a c\r\n"), ":1\r\n");
         assert_eq!(r(&mut s, "DBSIZE\r\n"), ":1\r\n");
         assert!(r(&mut s, "INFO\r\n").contains("db0:keys=1"));
+        assert!(r(&mut s, "INFO\r\n").contains("axolotl_build:1\r\n"));
         assert_eq!(run(&mut s, "QUIT\r\n"), ("+OK\r\n".into(), After::Close));
         assert_eq!(r(&mut s, "SELECT 0\r\n"), "+OK\r\n");
     }

@@ -13,6 +13,12 @@
 //! (one `kv::v2` call each) while its send buffer has room, writing the replies into its send
 //! area and their length into its outgoing entry. Two `net::v1` messages a round, however many
 //! connections and requests it serves.
+//!
+//! **Threads and the wait-free patch.** With `threads = N` every thread waits on the one
+//! notification; the one a signal wakes takes the *turn* (a second notification, a binary
+//! semaphore) and runs the rounds. Both waits are receive points, where the supervisor's
+//! wait-free patcher (`patch resp resp-v2`) may restart a thread in the new build: the state it
+//! resumes with is in statics and in the shared region, never in a stack frame.
 #![cfg_attr(target_os = "none", no_std, no_main)]
 #![forbid(unsafe_code)]
 
@@ -24,8 +30,10 @@ axolotl_rt::declare_server!(program::main);
 
 #[cfg(target_os = "none")]
 mod program {
+    use axolotl_rt::ipc_buffer::thread_start;
     use axolotl_rt::shared::SharedMemory;
-    use axolotl_rt::{CNode, Cap, CapRights, Endpoint, Notification, ObjectType, ServerInfo};
+    use axolotl_rt::{CNode, CPtr, Cap, CapRights, Endpoint, Notification, ObjectType, ServerInfo};
+    use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
     use ipc_schema::kv::v2::{self as kv, Key, KvError, Value};
     use ipc_schema::net::v1::{self as net, Conn};
     use ipc_schema::net::{AreaStatus, Layout, Outgoing};
@@ -41,10 +49,45 @@ mod program {
     const SMALL_REPLY: usize = 512;
     /// The badge of the TCP/IP server's copy of the notification.
     const EVENT_BADGE: u64 = 1;
+    /// The badge of resp's copy of its turn notification (nonzero: a signal no thread waits for
+    /// yet is kept).
+    const TURN_BADGE: u64 = 1;
     /// The shared region's name in the image.
     const REGION: &str = "netbuf";
 
     type Net = net::Client<Cap<Endpoint>>;
+
+    /// The build, the one thing `resp` and its wait-free patch `resp-v2` (feature `patched`) do
+    /// differently: INFO reports it (`axolotl_build`) and a restarted thread logs it.
+    #[cfg(not(feature = "patched"))]
+    const BUILD: u64 = 1;
+    #[cfg(feature = "patched")]
+    const BUILD: u64 = 2;
+
+    /// [`BUILD`], out of line: the two builds' code then differs in this function's one
+    /// immediate only, so it has the same size and every other function the same address, as
+    /// the data-layout check requires (the read-only data, vtables included, must be equal; with
+    /// the constant inlined, `main`'s register allocation differed between the builds and moved
+    /// the functions after it). Not a `{BUILD}` format argument either: that would be a constant
+    /// in read-only data.
+    #[inline(never)]
+    fn build() -> u64 {
+        core::hint::black_box(BUILD)
+    }
+
+    // The state a thread needs when the patcher restarts it (on a fresh stack, at the entry, in
+    // the new build) lives here, in data both builds share, not in a stack frame. Each
+    // connection's own state is in the shared region and in the TCP/IP server.
+    /// Set by thread 0 once it made the notifications (the others wait for it, yielding: thread
+    /// 0 makes them with kernel invocations only, so it is never blocked meanwhile).
+    static MADE: AtomicBool = AtomicBool::new(false);
+    /// The slot of the notification `tcpip` signals (valid once [`MADE`]).
+    static WAKE_SLOT: AtomicU64 = AtomicU64::new(0);
+    /// The slot of a badged copy of the *turn* notification (valid once [`MADE`]): a binary
+    /// semaphore, its one signal held by the thread running rounds of `sync` (a round's events
+    /// are every connection's, so two threads at once would serve the same bytes twice). A
+    /// blocking wait, not a spin: a spinning thread would starve `tcpip`, below it.
+    static TURN_SLOT: AtomicU64 = AtomicU64::new(0);
 
     pub fn main(server: &'static ServerInfo) {
         if let Err(e) = run(server) {
@@ -52,7 +95,37 @@ mod program {
         }
     }
 
+    /// Thread 0's one-time making of the notifications: `tcpip`'s (and the badged copy to give
+    /// it) and the turn (signalled once: the turn is free).
+    fn make_notifications(server: &ServerInfo) -> Result<(CPtr, CPtr, CPtr), &'static str> {
+        let (Some((untyped, _)), Some(cnode)) = (server.untyped(), server.own_cnode()) else {
+            return Err("needs an Untyped and its own CNode to make notifications");
+        };
+        let mut free = server.empty_slots();
+        let (Some(wake), Some(given), Some(turn), Some(turn_badged)) =
+            (free.next(), free.next(), free.next(), free.next())
+        else {
+            return Err("no empty slots for the notifications");
+        };
+        let root = Cap::<CNode>::invoker_root();
+        untyped
+            .retype(ObjectType::Notification, 0, root, wake, 1)
+            .and_then(|()| cnode.mint(given, root, wake, CapRights::WRITE, EVENT_BADGE))
+            .and_then(|()| untyped.retype(ObjectType::Notification, 0, root, turn, 1))
+            .and_then(|()| cnode.mint(turn_badged, root, turn, CapRights::ALL, TURN_BADGE))
+            .and_then(|()| Cap::<Notification>::from_cptr(turn_badged).signal())
+            .map_err(|_| "cannot make the notifications")?;
+        Ok((wake, given, turn_badged))
+    }
+
+    /// Every thread: (thread 0 only, and only at its first start) the start-up, then the loop.
+    /// All threads wait on the one notification `tcpip` signals; the kernel wakes one per
+    /// signal, which takes the turn and runs rounds until one brings nothing. A thread waiting
+    /// on a notification is at its receive point (no request in flight): the wait-free patcher
+    /// may restart it there in the new build, where it skips the start-up, runs rounds once
+    /// (the signal it had taken, if any, is not lost) and waits again.
     fn run(server: &ServerInfo) -> Result<(), &'static str> {
+        let thread = thread_start();
         let net = server
             .client("net")
             .map(Net::new)
@@ -65,72 +138,91 @@ mod program {
             .shared(REGION)
             .filter(|s| s.len() >= Layout::BYTES)
             .ok_or("no shared region 'netbuf' of net::Layout::PAGES pages")?;
-        let (Some((untyped, _)), Some(cnode)) = (server.untyped(), server.own_cnode()) else {
-            return Err("needs an Untyped and its own CNode to make a notification");
-        };
-        let mut free = server.empty_slots();
-        let (Some(wake_slot), Some(given_slot)) = (free.next(), free.next()) else {
-            return Err("no empty slots for a notification");
-        };
-        let root = Cap::<CNode>::invoker_root();
-        untyped
-            .retype(ObjectType::Notification, 0, root, wake_slot, 1)
-            .and_then(|()| cnode.mint(given_slot, root, wake_slot, CapRights::WRITE, EVENT_BADGE))
-            .map_err(|_| "cannot make the notification")?;
-        let wake = Cap::<Notification>::from_cptr(wake_slot);
-        net.register(CapSlot(given_slot))
-            .map_err(|_| "the TCP/IP server refused the notification")?;
-        net.listen(PORT)
-            .map_err(|_| "the TCP/IP server cannot listen")?;
-        info!(
-            "resp: serves RESP over kv v2 on port {PORT} ({} connections, through net v1)",
-            Layout::CONNECTIONS
-        );
+        let first_start = thread.index == 0 && !thread.patched;
+        if first_start {
+            let (wake, given, turn) = make_notifications(server)?;
+            WAKE_SLOT.store(wake, Ordering::Relaxed);
+            TURN_SLOT.store(turn, Ordering::Relaxed);
+            MADE.store(true, Ordering::Release);
+            net.register(CapSlot(given))
+                .map_err(|_| "the TCP/IP server refused the notification")?;
+            net.listen(PORT)
+                .map_err(|_| "the TCP/IP server cannot listen")?;
+            info!(
+                "resp: serves RESP over kv v2 on port {PORT} ({} connections, {} threads, \
+                 through net v1)",
+                Layout::CONNECTIONS,
+                server.threads
+            );
+        }
+        while !MADE.load(Ordering::Acquire) {
+            axolotl_rt::yield_now();
+        }
+        let wake = Cap::<Notification>::from_cptr(WAKE_SLOT.load(Ordering::Relaxed));
+        let turn = Cap::<Notification>::from_cptr(TURN_SLOT.load(Ordering::Relaxed));
+        let build = build();
+        if thread.patched {
+            info!("resp: thread {} restarted in build {build}", thread.index);
+        }
 
         let mut front = Front {
-            store: KvStore { kv },
+            store: KvStore { kv, build },
             shared,
             input: [0; Layout::RX],
             output: [0; Layout::TX],
         };
+        let mut woken = thread.patched;
         loop {
-            if wake.wait().is_err() {
+            if woken {
+                if turn.wait().is_err() {
+                    return Err("cannot take the turn");
+                }
+                rounds(&net, &mut front);
+                if turn.signal().is_err() {
+                    return Err("cannot give the turn back");
+                }
+            }
+            woken = wake.wait().is_ok();
+            if !woken {
                 axolotl_rt::yield_now();
             }
-            // Rounds until one brings nothing: each sync sends the last round's replies and
-            // closes, polls the network once, and says which connections have news.
-            let (mut sent, mut close) = (0u64, 0u64);
-            loop {
-                let events = match net.sync(sent, close) {
-                    Ok(events) => events,
-                    Err(e) => {
-                        warn!("resp: sync: {e}");
-                        break;
-                    }
-                };
-                (sent, close) = (0, 0);
-                let mut accepted = false;
-                if events.accept {
-                    while let Ok(Some(_)) = net.accept() {
-                        accepted = true;
-                    }
+        }
+    }
+
+    /// Rounds until one brings nothing: each sync sends the last round's replies and closes,
+    /// polls the network once, and says which connections have news.
+    fn rounds(net: &Net, front: &mut Front) {
+        let (mut sent, mut close) = (0u64, 0u64);
+        loop {
+            let events = match net.sync(sent, close) {
+                Ok(events) => events,
+                Err(e) => {
+                    warn!("resp: sync: {e}");
+                    return;
                 }
-                if events.ready == 0 && !accepted {
-                    break;
+            };
+            (sent, close) = (0, 0);
+            let mut accepted = false;
+            if events.accept {
+                while let Ok(Some(_)) = net.accept() {
+                    accepted = true;
                 }
-                let mut ready = events.ready;
-                while ready != 0 {
-                    let c = ready.trailing_zeros() as Conn;
-                    ready &= ready - 1;
-                    match front.serve(c) {
-                        Some(Served { closes }) => {
-                            sent |= 1 << c;
-                            if closes {
-                                close |= 1 << c;
-                            }
+            }
+            if events.ready == 0 && !accepted {
+                return;
+            }
+            let mut ready = events.ready;
+            while ready != 0 {
+                let c = ready.trailing_zeros() as Conn;
+                ready &= ready - 1;
+                match front.serve(c) {
+                    Some(Served { closes }) => {
+                        sent |= 1 << c;
+                        if closes {
+                            close |= 1 << c;
                         }
-                        None => warn!("resp: connection {c}: its areas are out of the region"),
                     }
+                    None => warn!("resp: connection {c}: its areas are out of the region"),
                 }
             }
         }
@@ -241,6 +333,7 @@ mod program {
     /// `kv::v2` as the commands' store.
     struct KvStore {
         kv: kv::Client<Cap<Endpoint>>,
+        build: u64,
     }
 
     fn failed(e: CallError<KvError>) -> StoreError {
@@ -291,6 +384,10 @@ mod program {
 
         fn count(&mut self) -> Result<u64, StoreError> {
             self.kv.count().map_err(failed)
+        }
+
+        fn build(&self) -> u64 {
+            self.build
         }
     }
 }

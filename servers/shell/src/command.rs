@@ -26,6 +26,7 @@ pub enum Command<'a> {
     Inject { server: &'a str, kind: FaultKind },
     Snapshot { server: &'a str },
     Upgrade { server: &'a str, program: &'a str },
+    Patch { server: &'a str, program: &'a str },
     Restore { server: &'a str },
     Poweroff,
 }
@@ -43,6 +44,7 @@ pub mod usage {
     pub const INJECT: &str = "inject <server> <kind>";
     pub const SNAPSHOT: &str = "snapshot <server>";
     pub const UPGRADE: &str = "upgrade <server> <program>";
+    pub const PATCH: &str = "patch <server> <program>";
     pub const RESTORE: &str = "restore <server>";
     pub const POWEROFF: &str = "poweroff";
 }
@@ -74,6 +76,11 @@ pub const COMMANDS: &[(&str, &str)] = &[
     (
         usage::UPGRADE,
         "replace a server live by a new version (e.g. upgrade kv kv2), state carried over",
+    ),
+    (
+        usage::PATCH,
+        "patch a multi-threaded server's code wait-free (e.g. patch resp resp-v2), each thread \
+         at its receive point",
     ),
     (usage::POWEROFF, "stop the machine"),
 ];
@@ -203,15 +210,12 @@ pub fn parse(line: &str) -> Result<Option<Command<'_>>, ParseError<'_>> {
         "log" => parse_log(rest)?,
         "inject" => parse_inject(rest)?,
         "upgrade" => {
-            let (server, rest) = first_word(rest).ok_or(ParseError::Usage(usage::UPGRADE))?;
-            let (program, rest) = first_word(rest).ok_or(ParseError::Usage(usage::UPGRADE))?;
-            if !is_blank(rest) {
-                return Err(ParseError::Usage(usage::UPGRADE));
-            }
-            Command::Upgrade {
-                server: bounded("server name", server, NAME_LEN)?,
-                program: bounded("program name", program, PROGRAM_LEN)?,
-            }
+            let (server, program) = server_and_program(rest, usage::UPGRADE)?;
+            Command::Upgrade { server, program }
+        }
+        "patch" => {
+            let (server, program) = server_and_program(rest, usage::PATCH)?;
+            Command::Patch { server, program }
         }
         "snapshot" => Command::Snapshot {
             server: one_name(rest, usage::SNAPSHOT)?,
@@ -222,6 +226,22 @@ pub fn parse(line: &str) -> Result<Option<Command<'_>>, ParseError<'_>> {
         other => return Err(ParseError::UnknownCommand(other)),
     };
     Ok(Some(command))
+}
+
+/// `SERVER PROGRAM` (of `upgrade` and `patch`), each within its interface's bound.
+fn server_and_program<'a>(
+    rest: &'a str,
+    usage: &'static str,
+) -> Result<(&'a str, &'a str), ParseError<'a>> {
+    let (server, rest) = first_word(rest).ok_or(ParseError::Usage(usage))?;
+    let (program, rest) = first_word(rest).ok_or(ParseError::Usage(usage))?;
+    if !is_blank(rest) {
+        return Err(ParseError::Usage(usage));
+    }
+    Ok((
+        bounded("server name", server, NAME_LEN)?,
+        bounded("program name", program, PROGRAM_LEN)?,
+    ))
 }
 
 fn parse_kv(rest: &str) -> Result<Command<'_>, ParseError<'_>> {
@@ -340,6 +360,14 @@ mod tests {
             }
         );
         assert_eq!(message("upgrade kv"), "usage: upgrade <server> <program>");
+        assert_eq!(
+            ok("patch resp resp-v2"),
+            Command::Patch {
+                server: "resp",
+                program: "resp-v2"
+            }
+        );
+        assert_eq!(message("patch resp"), "usage: patch <server> <program>");
         assert_eq!(
             message("upgrade kv kv2 now"),
             "usage: upgrade <server> <program>"
@@ -486,6 +514,6 @@ mod tests {
         for (usage, what) in COMMANDS {
             assert!(!usage.is_empty() && !what.is_empty());
         }
-        assert_eq!(COMMANDS.len(), 12);
+        assert_eq!(COMMANDS.len(), 13);
     }
 }

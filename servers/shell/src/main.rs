@@ -25,7 +25,7 @@ axolotl_rt::declare_server!(program::main);
 #[cfg(target_os = "none")]
 mod program {
     use axolotl_rt::{Cap, Endpoint, ServerInfo, debug_put_char, yield_now};
-    use ipc_schema::{console, inject, kv, snapshot, supervisor, timer as timer_if};
+    use ipc_schema::{console, inject, kv, patch, snapshot, supervisor, timer as timer_if};
     use log::{error, info, warn};
     use shell::idle::{Idle, Wait};
     use shell::{ChunkWriter, Outcome, Services, Shell, Terminal};
@@ -83,6 +83,7 @@ mod program {
             upgrader: server
                 .client("upgrader")
                 .map(ipc_schema::lifecycle::v1::Client::new),
+            patch: server.client("supervisor").map(patch::v1::Client::new),
         };
         let granted = |present: bool, name: &'static str| if present { name } else { "" };
         info!(
@@ -111,7 +112,15 @@ mod program {
                 Ok(bytes) if !bytes.is_empty() => {
                     read_failed = false;
                     idle.input();
-                    let outcome = shell.input(&bytes, &mut out);
+                    // Between a patch's steps: a millisecond's sleep (or a yield), so that the
+                    // server being patched, below the shell, runs and its threads come back to
+                    // their receive points.
+                    let step_ticks = frequency.map_or(0, |hz| (hz / 1000).max(1));
+                    let mut pause = || match alarm.as_ref() {
+                        Some(alarm) if step_ticks > 0 && alarm.sleep(step_ticks).is_ok() => {}
+                        _ => yield_now(),
+                    };
+                    let outcome = shell.input_paced(&bytes, &mut out, &mut pause);
                     out.flush();
                     if outcome == Outcome::Poweroff
                         && let Some(sys_control) = server.sys_control()

@@ -14,6 +14,7 @@ use crate::show;
 use ipc_schema::inject::v1::FaultKind;
 use ipc_schema::interfaces::common::{LogLevel, Name};
 use ipc_schema::lifecycle::v1 as lifecycle;
+use ipc_schema::patch::v1 as patch;
 use ipc_schema::{CallError, IpcError, Transport, console, inject, kv, snapshot, supervisor};
 
 /// What the shell prints when it waits for a command.
@@ -22,6 +23,9 @@ pub const PROMPT: &str = "axolotl> ";
 pub const BANNER: &str = "Axolotl shell: type 'help' for the commands";
 /// The most pages one `ps` or `kv list` walks (a server whose cursor never ends stops there).
 const MAX_PAGES: usize = 64;
+/// The most `step`s one `patch` makes before giving up waiting (a thread that never comes back
+/// to its receive point): the patch stays in progress, and `patch` again resumes it.
+const MAX_PATCH_STEPS: u32 = 20_000;
 
 /// The servers the shell can call; `None` where the image grants no capability.
 pub struct Services<T> {
@@ -34,6 +38,8 @@ pub struct Services<T> {
     pub snapshot: Option<snapshot::v1::Client<T>>,
     /// The upgrader (`lifecycle::v1::upgrade`), if the image has one the shell may call.
     pub upgrader: Option<lifecycle::Client<T>>,
+    /// The supervisor's wait-free patcher (`patch::v1`, same endpoint as `supervisor`).
+    pub patch: Option<patch::Client<T>>,
 }
 
 /// What the caller of [`Shell::input`] must do next.
@@ -71,12 +77,24 @@ impl<T: Transport> Shell<T> {
 
     /// Takes input bytes: echoes them, runs each finished line, prompts again.
     pub fn input(&mut self, bytes: &[u8], out: &mut (impl Terminal + ?Sized)) -> Outcome {
+        self.input_paced(bytes, out, &mut || {})
+    }
+
+    /// [`Shell::input`], with `pause` called between the steps of a command that paces the
+    /// supervisor (`patch`): the bare-metal shell sleeps there, so that the servers below it
+    /// run (the supervisor runs above every server, and the shell above the patched one).
+    pub fn input_paced(
+        &mut self,
+        bytes: &[u8],
+        out: &mut (impl Terminal + ?Sized),
+        pause: &mut dyn FnMut(),
+    ) -> Outcome {
         for &byte in bytes {
             match self.editor.feed(byte, out) {
                 Edit::Pending => continue,
                 Edit::Done => {
                     out.flush();
-                    let outcome = self.run_line_in_editor(out);
+                    let outcome = self.run_line_in_editor(out, pause);
                     self.editor.clear();
                     if outcome == Outcome::Poweroff {
                         return outcome;
@@ -90,15 +108,19 @@ impl<T: Transport> Shell<T> {
         Outcome::Continue
     }
 
-    fn run_line_in_editor(&mut self, out: &mut (impl Terminal + ?Sized)) -> Outcome {
+    fn run_line_in_editor(
+        &mut self,
+        out: &mut (impl Terminal + ?Sized),
+        pause: &mut dyn FnMut(),
+    ) -> Outcome {
         // The line borrows the editor; the services are a separate field.
         let line = self.editor.line();
-        run(&self.services, self.can_poweroff, line, out)
+        run(&self.services, self.can_poweroff, line, out, pause)
     }
 
     /// Runs one command line (without echo or prompt).
     pub fn run_line(&mut self, line: &str, out: &mut (impl Terminal + ?Sized)) -> Outcome {
-        run(&self.services, self.can_poweroff, line, out)
+        run(&self.services, self.can_poweroff, line, out, &mut || {})
     }
 }
 
@@ -107,6 +129,7 @@ fn run<T: Transport>(
     can_poweroff: bool,
     line: &str,
     out: &mut (impl Terminal + ?Sized),
+    pause: &mut dyn FnMut(),
 ) -> Outcome {
     let command = match command::parse(line) {
         Ok(Some(command)) => command,
@@ -127,6 +150,7 @@ fn run<T: Transport>(
         Command::Inject { server, kind } => inject(services, server, kind, out),
         Command::Snapshot { server } => take_snapshot(services, server, out),
         Command::Upgrade { server, program } => upgrade(services, server, program, out),
+        Command::Patch { server, program } => patch_server(services, server, program, out, pause),
         Command::Restore { server } => restore(services, server, out),
         Command::Poweroff => {
             if can_poweroff {
@@ -376,6 +400,60 @@ fn inject<T: Transport>(
         before.aborts,
         after.aborts,
         crate::show::state_name(after.state)
+    );
+}
+
+/// `patch SERVER PROGRAM`: a wait-free code patch through the supervisor: `begin`, then `step`s
+/// (with `pause` between them) until every thread has moved; prints the outcome.
+fn patch_server<T: Transport>(
+    services: &Services<T>,
+    server: &str,
+    program: &str,
+    out: &mut (impl Terminal + ?Sized),
+    pause: &mut dyn FnMut(),
+) {
+    let Some(patcher) = &services.patch else {
+        return writeln!(
+            out,
+            "patch: the image does not let this shell call the supervisor"
+        );
+    };
+    let program_name = patch::Program::try_from(program).unwrap_or_default();
+    let mut info = match patcher.begin(name(server), program_name) {
+        Ok(info) => info,
+        // A patch left in progress (by an earlier `patch` that gave up): carry it on.
+        Err(CallError::Op(patch::PatchError::InProgress)) => match patcher.status(name(server)) {
+            Ok(info) => info,
+            Err(e) => return writeln!(out, "patch: {server}: {e}"),
+        },
+        Err(CallError::Op(e)) => return writeln!(out, "patch: {server}: {e}"),
+        Err(e) => return writeln!(out, "patch: {e}"),
+    };
+    writeln!(out, "patch {server} -> {program}: started");
+    out.flush();
+    let mut steps = 0;
+    while !info.done {
+        if steps == MAX_PATCH_STEPS {
+            return writeln!(
+                out,
+                "patch {server} -> {program}: {} of {} threads moved after {steps} steps; still \
+                 in progress ('patch {server} {program}' again carries it on)",
+                info.moved, info.threads
+            );
+        }
+        pause();
+        info = match patcher.step(name(server)) {
+            Ok(info) => info,
+            Err(CallError::Op(e)) => return writeln!(out, "patch: {server}: {e}"),
+            Err(e) => return writeln!(out, "patch: {e}"),
+        };
+        steps += 1;
+    }
+    writeln!(
+        out,
+        "patch {server} -> {program}: done; all {} threads moved wait-free in {steps} steps ({} \
+         times a thread was busy); {} code pages new, {} shared, {} old freed",
+        info.threads, info.busy, info.code_pages, info.shared_pages, info.freed_pages
     );
 }
 
@@ -710,6 +788,7 @@ mod tests {
                     inject: None,
                     snapshot: None,
                     upgrader: None,
+                    patch: None,
                 },
                 can_poweroff,
             )
@@ -724,6 +803,7 @@ mod tests {
             inject: None,
             snapshot: None,
             upgrader: None,
+            patch: None,
         }
     }
 
@@ -735,6 +815,7 @@ mod tests {
             inject: Some(inject::v1::Client::new(&Down)),
             snapshot: Some(snapshot::v1::Client::new(&Down)),
             upgrader: Some(lifecycle::Client::new(&Down)),
+            patch: Some(patch::Client::new(&Down)),
         }
     }
 
@@ -743,6 +824,86 @@ mod tests {
         let mut out = Vec::new();
         assert_eq!(shell.run_line(line, &mut out), Outcome::Continue, "{line}");
         String::from_utf8(out).unwrap()
+    }
+
+    /// A patcher whose server `resp` has two threads: the first step builds the clone and
+    /// moves thread 0 (thread 1 is busy), the second moves thread 1.
+    #[derive(Default)]
+    struct Patcher {
+        info: Option<patch::PatchInfo>,
+    }
+
+    impl patch::Server for Patcher {
+        fn begin(
+            &mut self,
+            _: &mut Caller,
+            server: Name,
+            program: patch::Program,
+        ) -> Result<patch::PatchInfo, patch::PatchError> {
+            if server.as_str() != "resp" {
+                return Err(patch::PatchError::NoSuchServer);
+            }
+            if program.as_str() != "resp-v2" {
+                return Err(patch::PatchError::NotPatchable);
+            }
+            let info = patch::PatchInfo {
+                threads: 2,
+                ..Default::default()
+            };
+            self.info = Some(info);
+            Ok(info)
+        }
+
+        fn step(&mut self, _: &mut Caller, _: Name) -> Result<patch::PatchInfo, patch::PatchError> {
+            let info = self.info.as_mut().ok_or(patch::PatchError::NotInProgress)?;
+            if info.moved == 0 {
+                info.busy += 1;
+                info.code_pages = 3;
+                info.shared_pages = 9;
+            } else {
+                info.done = true;
+                info.freed_pages = 3;
+            }
+            info.moved += 1;
+            info.moved_mask = (1 << info.moved) - 1;
+            Ok(*info)
+        }
+
+        fn status(
+            &mut self,
+            _: &mut Caller,
+            _: Name,
+        ) -> Result<patch::PatchInfo, patch::PatchError> {
+            self.info.ok_or(patch::PatchError::NotInProgress)
+        }
+    }
+
+    #[test]
+    fn patch_steps_until_every_thread_moved_pausing_between_steps() {
+        let patcher = Local::new(Patcher::default(), patch::dispatch::<Patcher>);
+        let mut services = none();
+        services.patch = Some(patch::Client::new(&patcher as &dyn Transport));
+        let mut shell = Shell::new(services, false);
+        let (mut out, mut pauses) = (Vec::new(), 0);
+        shell.input_paced(b"patch resp resp-v2\n", &mut out, &mut || pauses += 1);
+        let out = String::from_utf8(out).unwrap();
+        assert!(out.contains("patch resp -> resp-v2: started\n"), "{out}");
+        assert!(
+            out.contains(
+                "patch resp -> resp-v2: done; all 2 threads moved wait-free in 2 steps (1 times a \
+                 thread was busy); 3 code pages new, 9 shared, 3 old freed"
+            ),
+            "{out}"
+        );
+        assert_eq!(pauses, 2);
+        assert_eq!(
+            run_line(&mut shell, "patch kv kv2"),
+            "patch: kv: no such server\n"
+        );
+        assert_eq!(
+            run_line(&mut Shell::new(none(), false), "patch resp resp-v2"),
+            "patch: the image does not let this shell call the supervisor\n"
+        );
     }
 
     #[test]
@@ -940,6 +1101,7 @@ mod tests {
                 inject: None,
                 snapshot: None,
                 upgrader: None,
+                patch: None,
             },
             false,
         );
