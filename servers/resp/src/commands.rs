@@ -86,32 +86,8 @@ fn quoted(reply: &mut Reply, bytes: &[u8]) {
 
 fn bad_key(reply: &mut Reply) {
     reply.raw(b"-ERR invalid key: keys are UTF-8, 1 to ");
-    reply.integer_text(KEY_LEN as i64);
+    reply.decimal(KEY_LEN as i64);
     reply.raw(b" bytes\r\n");
-}
-
-trait IntegerText {
-    fn integer_text(&mut self, n: i64);
-}
-
-impl IntegerText for Reply<'_> {
-    fn integer_text(&mut self, n: i64) {
-        let mut digits = [0u8; 20];
-        let mut at = digits.len();
-        let mut value = n.unsigned_abs();
-        loop {
-            at -= 1;
-            digits[at] = b'0' + (value % 10) as u8;
-            value /= 10;
-            if value == 0 {
-                break;
-            }
-        }
-        if n < 0 {
-            self.raw(b"-");
-        }
-        self.raw(&digits[at..]);
-    }
 }
 
 /// Glob matching as Redis's KEYS does it: `*`, `?`, `[abc]`, `[^a-z]`, `\x`.
@@ -230,7 +206,7 @@ pub fn execute(store: &mut dyn Store, input: &[u8], request: &Request, reply: &m
             (None, _) => bad_key(reply),
             (_, Err(())) => {
                 reply.raw(b"-ERR value too long: at most ");
-                reply.integer_text(VALUE_LEN as i64);
+                reply.decimal(VALUE_LEN as i64);
                 reply.raw(b" bytes\r\n");
             }
             (Some(k), Ok(v)) => match store.set(&k, &v) {
@@ -318,11 +294,11 @@ fn info(store: &mut dyn Store, reply: &mut Reply) {
     let mut body = Reply::new(&mut text);
     body.raw(b"# Server\r\nredis_version:7.0.0\r\nredis_mode:standalone\r\nos:Axolotl\r\n");
     body.raw(b"axolotl_store:kv::v2 (transactional)\r\naxolotl_build:");
-    body.integer_text(store.build() as i64);
+    body.decimal(store.build() as i64);
     body.raw(b"\r\n# Keyspace\r\n");
     if let Ok(n) = store.count() {
         body.raw(b"db0:keys=");
-        body.integer_text(n as i64);
+        body.decimal(n as i64);
         body.raw(b",expires=0,avg_ttl=0\r\n");
     }
     match body.bytes() {

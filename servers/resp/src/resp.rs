@@ -218,7 +218,8 @@ impl<'a> Reply<'a> {
         }
     }
 
-    fn decimal(&mut self, n: i64) {
+    /// `n` in decimal, as raw bytes (inside a bulk string or a status line).
+    pub fn decimal(&mut self, n: i64) {
         let mut digits = [0u8; 20];
         let mut at = digits.len();
         let mut value = n.unsigned_abs();
